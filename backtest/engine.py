@@ -1,0 +1,78 @@
+"""``run_backtest``: replay an index methodology over a market panel.
+
+Needs: an ``IndexConfig`` and a ``MarketData``. Produces: a ``BacktestResult`` with the NAV series,
+post-trade holdings, the transactions log and the statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backtest.kernels import STATUS_NAV_EXHAUSTED, STATUS_OK, simulate
+from backtest.outputs import SimulationArrays, build_result
+from backtest.result import BacktestResult
+from index_engine.config import IndexConfig
+from index_engine.data.panel import MarketData
+from index_engine.plan import IndexPlan, PlanError, build_plan
+
+
+class BacktestError(RuntimeError):
+    """The replay cannot continue (e.g. fixed costs exceed the portfolio value)."""
+
+
+def stable_prices(market: MarketData, plan: IndexPlan) -> np.ndarray:
+    """(T,) price of the stable sleeve: 1.0 for cash, else the asset's last valid close."""
+    if plan.stable_col < 0:
+        return np.ones(market.n_dates)
+    px = market.price[:, plan.stable_col]
+    valid = np.isfinite(px) & (px > 0)
+    idx = np.where(valid, np.arange(px.size), -1)
+    np.maximum.accumulate(idx, out=idx)
+    out = np.where(idx >= 0, px[np.maximum(idx, 0)], np.nan)
+    if not np.isfinite(out[plan.first_row]):
+        raise PlanError(
+            f"stable.asset {market.asset_ids[plan.stable_col]!r} has no price on or before the backtest "
+            f"start {market.dates[plan.first_row]}"
+        )
+    return out
+
+
+def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> SimulationArrays:
+    """Run the replay kernel for a plan and return its raw arrays."""
+    nnz = (plan.weights > 0).sum(axis=1)
+    r = nnz.size
+    tx_capacity = int(nnz.sum() + nnz[:-1].sum() + 2 * r + 1) if r else 1
+    holdings_capacity = int(nnz.sum() + r + 1)
+    out = simulate(
+        market.price,
+        stable_prices(market, plan),
+        plan.stable_col,
+        plan.first_row,
+        plan.last_row,
+        plan.trade_rows.astype(np.int64),
+        plan.trade_kind,
+        np.ascontiguousarray(plan.weights),
+        float(cfg.backtest.initial_nav),
+        cfg.costs.fee_bps / 1e4,
+        cfg.costs.slippage_bps / 1e4,
+        float(cfg.costs.gas_usd),
+        tx_capacity,
+        holdings_capacity,
+    )
+    sim = SimulationArrays(*out)
+    if sim.status != STATUS_OK:
+        date = market.dates[plan.trade_rows[sim.fail_at]]
+        if sim.status == STATUS_NAV_EXHAUSTED:
+            raise BacktestError(
+                f"on {date} the costs of the rebalance (costs.gas_usd={cfg.costs.gas_usd} per order) exceed "
+                "the portfolio value: lower costs.gas_usd or raise backtest.initial_nav"
+            )
+        raise BacktestError(f"the self-financing cost solve did not converge on {date} (please report this)")
+    return sim
+
+
+def run_backtest(cfg: IndexConfig, market: MarketData) -> BacktestResult:
+    """Replay ``cfg`` over ``market``; see ``docs/methodology.md`` for every convention."""
+    plan = build_plan(cfg, market)
+    sim = simulate_plan(cfg, market, plan)
+    return build_result(cfg, market, plan, sim)

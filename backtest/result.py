@@ -1,0 +1,58 @@
+"""``BacktestResult``: the frames and statistics of a run, and how they are written to disk."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from index_engine.config import IndexConfig
+from index_engine.plan import IndexPlan
+
+OUTPUT_FILES = ("nav.parquet", "holdings.parquet", "transactions.parquet", "summary.json", "report.html")
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """Outputs of ``run_backtest`` (polars frames; call ``.to_pandas()`` on any of them for pandas).
+
+    nav: one row per observation of the backtest window (value after that date's trades).
+    holdings: one row per holding after the trades of every trade date (incl. the stable sleeve).
+    transactions: one row per order, with its costs and the reason it happened.
+    stats: the flat statistics dict; summary: stats + regime switches, warnings, config, hashes.
+    plan: the methodology's trade dates and target weights (``index_engine.plan.IndexPlan``).
+    """
+
+    config: IndexConfig
+    nav: pl.DataFrame
+    holdings: pl.DataFrame
+    transactions: pl.DataFrame
+    stats: dict
+    summary: dict
+    plan: IndexPlan
+
+    def write(self, out_dir: str | Path, report: bool = True) -> Path:
+        """Write nav/holdings/transactions Parquet, summary.json and (by default) report.html."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.nav.write_parquet(out / "nav.parquet")
+        self.holdings.write_parquet(out / "holdings.parquet")
+        self.transactions.write_parquet(out / "transactions.parquet")
+        (out / "summary.json").write_text(json.dumps(self.summary, indent=2, allow_nan=False) + "\n")
+        if report:
+            from backtest.report import render_report
+
+            (out / "report.html").write_text(render_report(self.summary, self.nav, self.holdings, self.transactions))
+        return out
+
+    def holdings_at(self, date) -> pl.DataFrame:
+        """Holdings after the last trade date on or before ``date``."""
+        import datetime as dt
+
+        day = dt.date.fromisoformat(str(date)) if not isinstance(date, dt.date) else date
+        dates = self.holdings.filter(pl.col("date") <= day)["date"]
+        if dates.is_empty():
+            return self.holdings.clear()
+        return self.holdings.filter(pl.col("date") == dates.max())

@@ -1,0 +1,226 @@
+"""The index methodology as a validated config (the public contract: see ``docs/config.md``).
+
+Every section is a pydantic model with ``extra="forbid"``: a misspelt key is an error naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from index_engine.data.panel import CATEGORIES
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class ConfigError(ValueError):
+    """A config file or value is invalid; the message names the key and what was expected."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UniverseConfig(_Section):
+    """Eligibility screens, evaluated at the decision date."""
+
+    exclude_categories: list[str] = Field(default_factory=lambda: ["stablecoin", "wrapped", "pegged"])
+    min_history_days: int = Field(0, ge=0, description="days since the asset's first priced observation")
+    min_volume_usd: float = Field(0.0, ge=0, description="trailing mean 24 h volume, USD")
+    volume_window: int = Field(30, ge=1, description="observations in the trailing volume mean")
+    assets: Optional[list[str]] = Field(None, description="restrict the universe to these asset_ids")
+
+    @field_validator("exclude_categories")
+    @classmethod
+    def _known_categories(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if c not in CATEGORIES]
+        if bad:
+            raise ValueError(f"unknown categories {bad}; expected a subset of {list(CATEGORIES)}")
+        return v
+
+
+class SelectionConfig(_Section):
+    """Top-N by market cap with an optional rank buffer."""
+
+    top_n: int = Field(100, ge=1)
+    entry_rank: Optional[int] = Field(None, ge=1, description="newcomers enter only at rank <= entry_rank")
+    exit_rank: Optional[int] = Field(None, ge=1, description="incumbents stay while rank <= exit_rank")
+
+    @model_validator(mode="after")
+    def _buffer_consistent(self) -> "SelectionConfig":
+        if self.entry_rank is not None and self.entry_rank > self.top_n:
+            raise ValueError(f"entry_rank ({self.entry_rank}) must be <= top_n ({self.top_n})")
+        if self.exit_rank is not None and self.exit_rank < self.top_n:
+            raise ValueError(f"exit_rank ({self.exit_rank}) must be >= top_n ({self.top_n})")
+        return self
+
+    @property
+    def entry(self) -> int:
+        return self.entry_rank if self.entry_rank is not None else self.top_n
+
+    @property
+    def exit(self) -> int:
+        return self.exit_rank if self.exit_rank is not None else self.top_n
+
+
+class WeightingConfig(_Section):
+    scheme: Literal["market_cap", "sqrt_market_cap", "equal"] = "market_cap"
+    max_weight: Optional[float] = Field(None, gt=0, le=1, description="cap per constituent, fraction of the risk sleeve")
+
+
+class RebalanceConfig(_Section):
+    frequency: Literal["weekly", "monthly", "every_observation"] = "weekly"
+    weekday: Weekday = "monday"
+    decision_lag: int = Field(1, ge=0, description="observations between the data used and the trade")
+
+
+class RegimeConfig(_Section):
+    signal: Literal["none", "total_market_cap_sma", "asset_price_sma"] = "total_market_cap_sma"
+    window: int = Field(200, ge=1, description="SMA length in observations")
+    band: float = Field(0.0, ge=0, lt=1, description="hysteresis band around the SMA, fraction")
+    confirm: int = Field(1, ge=1, description="consecutive observations beyond the band before a switch")
+    asset: Optional[str] = Field(None, description="asset_id for signal asset_price_sma")
+
+    @model_validator(mode="after")
+    def _asset_needed(self) -> "RegimeConfig":
+        if self.signal == "asset_price_sma" and not self.asset:
+            raise ValueError("regime.asset is required when regime.signal is 'asset_price_sma'")
+        return self
+
+
+class StableConfig(_Section):
+    asset: str = Field("cash", description="'cash' (a $1 sleeve) or an asset_id from the data, priced")
+
+
+class CostsConfig(_Section):
+    fee_bps: float = Field(10.0, ge=0, lt=10_000, description="exchange fee, bps of traded notional")
+    slippage_bps: float = Field(0.0, ge=0, lt=10_000, description="slippage, bps of traded notional")
+    gas_usd: float = Field(0.0, ge=0, description="fixed cost per order, USD")
+
+    @model_validator(mode="after")
+    def _rate_below_one(self) -> "CostsConfig":
+        if self.fee_bps + self.slippage_bps >= 10_000:
+            raise ValueError("fee_bps + slippage_bps must be below 10000 (100%)")
+        return self
+
+
+class BacktestConfig(_Section):
+    start: Optional[date] = None
+    end: Optional[date] = None
+    initial_nav: float = Field(1_000_000.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "BacktestConfig":
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"backtest.end ({self.end}) is before backtest.start ({self.start})")
+        return self
+
+
+class SyntheticConfig(_Section):
+    """Parameters of the embedded synthetic market (``index_engine.data.synthetic``)."""
+
+    seed: int = 7
+    n_assets: int = Field(800, ge=5, le=20_000)
+    days: int = Field(2190, ge=30)
+    start: date = date(2019, 1, 1)
+    n_stablecoins: int = Field(4, ge=0)
+
+
+class DataConfig(_Section):
+    """Where the market comes from when the CLI gets no ``--data``: a file, else the synthetic market.
+
+    Relative paths are resolved against the config file's folder.
+    """
+
+    path: Optional[str] = None
+    categories: Optional[str] = None
+    synthetic: SyntheticConfig = SyntheticConfig()
+
+
+class IndexConfig(_Section):
+    """A complete index methodology plus the replay settings."""
+
+    name: str = "index"
+    description: str = ""
+    universe: UniverseConfig = UniverseConfig()
+    selection: SelectionConfig = SelectionConfig()
+    weighting: WeightingConfig = WeightingConfig()
+    rebalance: RebalanceConfig = RebalanceConfig()
+    regime: RegimeConfig = RegimeConfig()
+    stable: StableConfig = StableConfig()
+    costs: CostsConfig = CostsConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    data: DataConfig = DataConfig()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "IndexConfig":
+        """Read and validate a YAML config; errors name the file and the offending key."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        cfg = cls.from_dict(raw or {}, source=str(path))
+        return cfg.model_copy(update={"data": _resolve_paths(cfg.data, path.parent)})
+
+    @classmethod
+    def from_dict(cls, raw: dict, source: str = "<dict>") -> "IndexConfig":
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: expected a mapping of sections at the top level, got {type(raw).__name__}")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(source, exc)) from None
+
+    def resolved(self) -> dict:
+        """The full config with every default filled in, JSON-compatible."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        """sha256 of the resolved methodology (the ``data`` section excluded: it is not the index)."""
+        body = {k: v for k, v in self.resolved().items() if k != "data"}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def with_overrides(self, overrides: dict[str, object]) -> "IndexConfig":
+        """A copy with dotted-path overrides applied, e.g. ``{"regime.window": 100}``; validated."""
+        raw = self.resolved()
+        for dotted, value in overrides.items():
+            node = raw
+            parts = dotted.split(".")
+            for part in parts[:-1]:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"override {dotted!r}: {part!r} is not a config section")
+                node = node[part]
+            node[parts[-1]] = value
+        return IndexConfig.from_dict(raw, source="overrides")
+
+
+def _resolve_paths(data: DataConfig, base: Path) -> DataConfig:
+    upd = {}
+    for key in ("path", "categories"):
+        val = getattr(data, key)
+        if val and not Path(val).is_absolute():
+            upd[key] = str((base / val).resolve())
+    return data.model_copy(update=upd) if upd else data
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid config"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  - {key}: unknown key (check the spelling; see docs/config.md)")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  - {key}: {err['msg']}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""The market panel: dense dates × assets arrays plus an asset table.
+
+Every array is float64 of shape (T, N): rows are the sorted observation dates (UTC days), columns
+the assets sorted by ``asset_id``. NaN means "no observation of this asset on this date".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+CATEGORIES = ("stablecoin", "wrapped", "pegged", "exchange_token", "other")
+
+
+@dataclass(frozen=True)
+class DataWarning:
+    """A suspicious-but-accepted feature of the input (counted in the run summary)."""
+
+    kind: str  # e.g. "price_jump_100x"
+    count: int
+    message: str
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """Dense point-in-time market panel.
+
+    Attributes:
+        dates: (T,) ``datetime64[D]``, strictly increasing UTC days (the calendar).
+        asset_ids: (N,) ``str`` object array, sorted ascending.
+        price: (T, N) close price in USD; NaN where unobserved.
+        market_cap: (T, N) circulating market cap in USD at the close; NaN where unknown.
+        volume: (T, N) 24 h traded volume in USD; NaN where unknown (all NaN if the input has none).
+        assets: one row per asset, in column order: asset_id, symbol, name, category,
+            first_date, last_date (first/last observation with a price).
+        source: where the data came from (file path or a description), for messages and summaries.
+        warnings: suspicious features found while loading.
+    """
+
+    dates: np.ndarray
+    asset_ids: np.ndarray
+    price: np.ndarray
+    market_cap: np.ndarray
+    volume: np.ndarray
+    assets: pl.DataFrame
+    source: str = "<memory>"
+    warnings: tuple[DataWarning, ...] = ()
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_parquet(cls, path: str | Path, categories: str | Path | None = None) -> "MarketData":
+        """Load a long Parquet table (see ``docs/data.md``), optionally with a categories CSV."""
+        from index_engine.data.loaders import load_long_file
+
+        return load_long_file(path, categories=categories, fmt="parquet")
+
+    @classmethod
+    def from_csv(cls, path: str | Path, categories: str | Path | None = None) -> "MarketData":
+        """Load a long CSV table (see ``docs/data.md``), optionally with a categories CSV."""
+        from index_engine.data.loaders import load_long_file
+
+        return load_long_file(path, categories=categories, fmt="csv")
+
+    @classmethod
+    def from_frame(cls, frame, categories=None, source: str = "<frame>") -> "MarketData":
+        """Build from a long pandas or polars frame. ``categories`` may be a path, a frame with
+        ``asset_id, category`` columns, or a ``{asset_id: category}`` mapping."""
+        from index_engine.data.loaders import load_long_frame
+
+        return load_long_frame(frame, categories=categories, source=source)
+
+    @classmethod
+    def synthetic(cls, seed: int = 7, **kwargs) -> "MarketData":
+        """The embedded, seeded synthetic market (see ``index_engine.data.synthetic``)."""
+        from index_engine.data.synthetic import synthetic_market
+
+        return synthetic_market(seed=seed, **kwargs)
+
+    # ---- convenience --------------------------------------------------------------------------
+    @property
+    def n_dates(self) -> int:
+        return int(self.dates.shape[0])
+
+    @property
+    def n_assets(self) -> int:
+        return int(self.asset_ids.shape[0])
+
+    @property
+    def categories(self) -> np.ndarray:
+        """(N,) category of each asset column."""
+        return self.assets["category"].to_numpy()
+
+    @property
+    def symbols(self) -> np.ndarray:
+        """(N,) symbol of each asset column (falls back to the asset_id where unknown)."""
+        sym = self.assets["symbol"].to_numpy()
+        return np.where(pl.Series(sym).is_null().to_numpy(), self.asset_ids, sym).astype(object)
+
+    def asset_index(self, asset_id: str) -> int:
+        """Column of ``asset_id``; raises KeyError naming the id when it is not in the data."""
+        pos = int(np.searchsorted(self.asset_ids, asset_id))
+        if pos >= self.n_assets or self.asset_ids[pos] != asset_id:
+            raise KeyError(f"asset_id {asset_id!r} is not in the market data ({self.source})")
+        return pos
+
+    def date_index(self, date: np.datetime64) -> int:
+        """Index of the first observation on or after ``date`` (may equal T)."""
+        return int(np.searchsorted(self.dates, np.datetime64(date, "D"), side="left"))
+
+    def truncate(self, last_date) -> "MarketData":
+        """The panel as it would have been known at the close of ``last_date`` (rows ≤ last_date).
+
+        Assets with no observation up to ``last_date`` are dropped, as a loader would never have
+        seen them. Used to test that results never depend on later data.
+        """
+        stop = int(np.searchsorted(self.dates, np.datetime64(last_date, "D"), side="right"))
+        seen = np.isfinite(self.price[:stop]).any(axis=0) | np.isfinite(self.market_cap[:stop]).any(axis=0)
+        cols = np.flatnonzero(seen)
+        assets = self.assets[cols.tolist()].drop(["first_date", "last_date"])
+        return panel_from_dense(
+            dates=self.dates[:stop],
+            asset_ids=self.asset_ids[cols],
+            price=np.ascontiguousarray(self.price[:stop, cols]),
+            market_cap=np.ascontiguousarray(self.market_cap[:stop, cols]),
+            volume=np.ascontiguousarray(self.volume[:stop, cols]),
+            assets=assets,
+            source=f"{self.source} (truncated at {last_date})",
+        )
+
+    def content_hash(self) -> str:
+        """sha256 of the panel's content (dates, ids, categories, arrays), format independent."""
+        h = hashlib.sha256()
+        h.update(self.dates.astype("datetime64[D]").astype(np.int64).tobytes())
+        h.update("\x1f".join(self.asset_ids.tolist()).encode())
+        h.update("\x1f".join(str(c) for c in self.categories.tolist()).encode())
+        for arr in (self.price, self.market_cap, self.volume):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+    def __repr__(self) -> str:
+        if self.n_dates:
+            span = f"{self.dates[0]} .. {self.dates[-1]}"
+        else:
+            span = "empty"
+        return f"MarketData({self.n_dates} dates × {self.n_assets} assets, {span}, source={self.source!r})"
+
+
+def panel_from_dense(
+    dates: np.ndarray,
+    asset_ids: np.ndarray,
+    price: np.ndarray,
+    market_cap: np.ndarray,
+    volume: np.ndarray | None,
+    assets: pl.DataFrame,
+    source: str = "<memory>",
+    warnings: tuple[DataWarning, ...] = (),
+) -> MarketData:
+    """Assemble a ``MarketData`` from already-validated dense arrays.
+
+    ``assets`` has one row per column (same order as ``asset_ids``) with at least ``asset_id``;
+    ``symbol``, ``name`` and ``category`` are filled in when absent (category defaults to
+    ``other``). ``first_date``/``last_date`` are derived from where ``price`` is positive.
+    """
+    t, n = price.shape
+    if volume is None:
+        volume = np.full((t, n), np.nan)
+    valid = np.isfinite(price) & (price > 0)
+    has = valid.any(axis=0)
+    first = np.where(has, valid.argmax(axis=0), 0)
+    last = np.where(has, t - 1 - valid[::-1].argmax(axis=0), 0)
+    day = dates.astype("datetime64[D]")
+    cols = {"asset_id": pl.Series("asset_id", list(asset_ids), dtype=pl.Utf8)}
+    for name in ("symbol", "name"):
+        cols[name] = (
+            assets[name].cast(pl.Utf8) if name in assets.columns else pl.Series(name, [None] * n, dtype=pl.Utf8)
+        )
+    if "category" in assets.columns:
+        cols["category"] = assets["category"].cast(pl.Utf8).fill_null("other")
+    else:
+        cols["category"] = pl.Series("category", ["other"] * n, dtype=pl.Utf8)
+    empty = np.array([], "datetime64[D]")
+    cols["first_date"] = pl.Series("first_date", day[first] if t else empty)
+    cols["last_date"] = pl.Series("last_date", day[last] if t else empty)
+    cols["_has"] = pl.Series("_has", has)
+    table = pl.DataFrame(cols).with_columns(
+        pl.when("_has").then(pl.col("first_date")).alias("first_date"),
+        pl.when("_has").then(pl.col("last_date")).alias("last_date"),
+    ).drop("_has")
+    return MarketData(
+        dates=day.copy(),
+        asset_ids=np.asarray(asset_ids, dtype=object),
+        price=np.ascontiguousarray(price, dtype=np.float64),
+        market_cap=np.ascontiguousarray(market_cap, dtype=np.float64),
+        volume=np.ascontiguousarray(volume, dtype=np.float64),
+        assets=table,
+        source=source,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,17 @@
+"""Numba kernels: dense arrays in, arrays out; no pandas, no config objects.
+
+Each kernel is compiled with ``cache=True`` so a fresh process loads machine code from disk.
+"""
+
+from index_engine.kernels.capping import cap_weights, weights_for_trades
+from index_engine.kernels.ranking import select_constituents
+from index_engine.kernels.rolling import regime_states, rolling_mean, trailing_mean_at
+
+__all__ = [
+    "cap_weights",
+    "regime_states",
+    "rolling_mean",
+    "select_constituents",
+    "trailing_mean_at",
+    "weights_for_trades",
+]

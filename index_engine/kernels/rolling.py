@@ -1,0 +1,98 @@
+"""Rolling means and the regime state machine."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+BULL = np.int8(1)
+BEAR = np.int8(0)
+
+
+@njit(cache=True)
+def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Simple moving average over the last ``window`` observations, including the current one.
+
+    Exact (re-summed, no running-sum drift). NaN until ``window`` finite values are available,
+    and NaN wherever any value inside the window is NaN.
+    """
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for t in range(window - 1, n):
+        s = 0.0
+        ok = True
+        for j in range(t - window + 1, t + 1):
+            v = x[j]
+            if not np.isfinite(v):
+                ok = False
+                break
+            s += v
+        if ok:
+            out[t] = s / window
+    return out
+
+
+@njit(cache=True)
+def trailing_mean_at(x: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
+    """(R, N) mean of ``x[r-window+1 : r+1, :]`` for each row r in ``rows``, ignoring NaN.
+
+    Columns with no finite value inside the window get 0.0 (no evidence of volume).
+    Rows before the start of the data use the part of the window that exists.
+    """
+    r_count = rows.shape[0]
+    n = x.shape[1]
+    out = np.zeros((r_count, n))
+    for k in range(r_count):
+        r = rows[k]
+        if r < 0:
+            continue
+        lo = max(0, r - window + 1)
+        for i in range(n):
+            s = 0.0
+            c = 0
+            for j in range(lo, r + 1):
+                v = x[j, i]
+                if np.isfinite(v):
+                    s += v
+                    c += 1
+            if c > 0:
+                out[k, i] = s / c
+    return out
+
+
+@njit(cache=True)
+def regime_states(signal: np.ndarray, sma: np.ndarray, band: float, confirm: int) -> np.ndarray:
+    """Bull (1) / bear (0) state at each observation, from data through that observation.
+
+    Bearish after ``confirm`` consecutive observations with signal < sma × (1 − band); bullish
+    again after ``confirm`` consecutive observations with signal > sma × (1 + band). Where the SMA
+    or the signal is undefined the state is carried forward (bullish before the first definition)
+    and the confirmation count restarts.
+    """
+    n = signal.shape[0]
+    state = np.empty(n, np.int8)
+    cur = BULL
+    count = 0
+    for t in range(n):
+        s = signal[t]
+        m = sma[t]
+        if not (np.isfinite(s) and np.isfinite(m)):
+            count = 0
+        elif cur == BULL:
+            if s < m * (1.0 - band):
+                count += 1
+            else:
+                count = 0
+            if count >= confirm:
+                cur = BEAR
+                count = 0
+        else:
+            if s > m * (1.0 + band):
+                count += 1
+            else:
+                count = 0
+            if count >= confirm:
+                cur = BULL
+                count = 0
+        state[t] = cur
+    return state

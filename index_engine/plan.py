@@ -1,0 +1,159 @@
+"""The methodology end to end: what the index should hold at each trade date, point in time.
+
+``build_plan(cfg, market)`` runs the stages universe → selection → weighting with the regime on
+top and hands the backtest an ``IndexPlan``: the trade dates, why each one trades, and the target
+weights. Nothing here knows about money, costs or holdings.
+
+Timing: a trade at observation t executes at the close of t; every decision for it (regime,
+eligibility, ranking, weights) uses data observed at the close of d = t − decision_lag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index_engine.config import IndexConfig
+from index_engine.data.panel import DataWarning, MarketData
+from index_engine.regime import BULL, RegimeSeries, compute_regime
+from index_engine.schedule import rebalance_mask
+from index_engine.selection import select
+from index_engine.universe import eligibility
+from index_engine.weighting import weigh
+
+KIND_INITIAL, KIND_SCHEDULED, KIND_REGIME_EXIT, KIND_REGIME_ENTRY = 0, 1, 2, 3
+KIND_NAMES = ("initial", "scheduled", "regime_exit", "regime_entry")
+
+
+class PlanError(ValueError):
+    """The config cannot be applied to this market (message names the key and the problem)."""
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """Trade dates and target weights of an index over a backtest window.
+
+    Attributes:
+        first_row, last_row: the backtest window as inclusive observation rows of the panel.
+        decision_lag: observations between a trade and the data its decisions use.
+        trade_rows: (R,) observation rows of the trade dates, increasing.
+        decision_rows: (R,) rows whose data each trade uses (trade_rows − decision_lag; −1 = none).
+        trade_kind: (R,) KIND_* code: initial investment, scheduled rebalance, regime exit/entry.
+        weights: (R, N) target weights of the risk assets; the stable sleeve gets 1 − row sum.
+        stable_col: column of the stable asset, or −1 for the ``cash`` sleeve.
+        regime: the regime series over the whole panel (state through each observation).
+        regime_at: (T,) state in effect for a trade at each observation (lag applied).
+        warnings: methodology warnings (infeasible caps, short selections).
+    """
+
+    first_row: int
+    last_row: int
+    decision_lag: int
+    trade_rows: np.ndarray
+    decision_rows: np.ndarray
+    trade_kind: np.ndarray
+    weights: np.ndarray
+    stable_col: int
+    regime: RegimeSeries
+    regime_at: np.ndarray
+    warnings: tuple[DataWarning, ...]
+
+    @property
+    def stable_weight(self) -> np.ndarray:
+        """(R,) target weight of the stable sleeve at each trade."""
+        return np.clip(1.0 - self.weights.sum(axis=1), 0.0, 1.0)
+
+
+def backtest_window(cfg: IndexConfig, market: MarketData) -> tuple[int, int]:
+    """Inclusive observation rows of the backtest window; raises PlanError when it is empty."""
+    if market.n_dates == 0:
+        raise PlanError(f"the market data ({market.source}) has no observations")
+    first = 0 if cfg.backtest.start is None else market.date_index(np.datetime64(cfg.backtest.start, "D"))
+    if cfg.backtest.end is None:
+        last = market.n_dates - 1
+    else:
+        last = int(np.searchsorted(market.dates, np.datetime64(cfg.backtest.end, "D"), side="right")) - 1
+    if first > last or first >= market.n_dates:
+        raise PlanError(
+            f"backtest window start={cfg.backtest.start} end={cfg.backtest.end} holds no observation of "
+            f"the data ({market.dates[0]} .. {market.dates[-1]})"
+        )
+    return first, last
+
+
+def stable_column(cfg: IndexConfig, market: MarketData) -> int:
+    if cfg.stable.asset == "cash":
+        return -1
+    try:
+        return market.asset_index(cfg.stable.asset)
+    except KeyError:
+        raise PlanError(f"stable.asset: {cfg.stable.asset!r} is not an asset_id in the data ({market.source})") from None
+
+
+def trade_schedule(
+    regime_at: np.ndarray, scheduled: np.ndarray, first: int, last: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trade rows and kinds inside [first, last].
+
+    Invest at ``first`` when bullish there; afterwards trade on every regime switch (bull→bear:
+    regime_exit, bear→bull: regime_entry) and on scheduled dates while bullish.
+    """
+    rows = np.arange(first, last + 1)
+    state = regime_at[first : last + 1]
+    prev = np.empty_like(state)
+    prev[0] = state[0]
+    prev[1:] = state[:-1]
+    kind = np.full(rows.size, -1, np.int8)
+    kind[(state == BULL) & scheduled[first : last + 1]] = KIND_SCHEDULED
+    kind[(state != prev) & (state == BULL)] = KIND_REGIME_ENTRY
+    kind[(state != prev) & (state != BULL)] = KIND_REGIME_EXIT
+    if state[0] == BULL:
+        kind[0] = KIND_INITIAL
+    keep = kind >= 0
+    return rows[keep], kind[keep]
+
+
+def build_plan(cfg: IndexConfig, market: MarketData) -> IndexPlan:
+    first, last = backtest_window(cfg, market)
+    stable_col = stable_column(cfg, market)
+    lag = cfg.rebalance.decision_lag
+    regime = compute_regime(market, cfg.regime, cfg.universe)
+    regime_at = np.full(market.n_dates, BULL, np.int8)  # undefined before any data → bullish
+    if lag < market.n_dates:
+        regime_at[lag:] = regime.state[: market.n_dates - lag]
+
+    trade_rows, kind = trade_schedule(regime_at, rebalance_mask(market.dates, cfg.rebalance), first, last)
+    decision_rows = trade_rows - lag
+    active = regime_at[trade_rows] == BULL
+
+    elig = eligibility(market, cfg.universe, decision_rows, trade_rows, stable_col)
+    score = np.nan_to_num(market.market_cap[np.maximum(decision_rows, 0)], nan=0.0)
+    selected = select(score, elig, active, cfg.selection)
+    weights, infeasible = weigh(score, selected, cfg.weighting)
+
+    n_sel = selected.sum(axis=1)
+    warnings = []
+    if infeasible.any():
+        warnings.append(DataWarning(
+            "cap_infeasible", int(infeasible.sum()),
+            f"weighting.max_weight={cfg.weighting.max_weight} is infeasible (n × max_weight < 1) at "
+            f"{int(infeasible.sum())} trades: equal weights used there",
+            [str(market.dates[r]) for r in trade_rows[infeasible][:10]],
+        ))
+    short = active & (n_sel < cfg.selection.top_n)
+    if short.any():
+        warnings.append(DataWarning(
+            "selection_short", int(short.sum()),
+            f"fewer than top_n={cfg.selection.top_n} eligible assets at {int(short.sum())} trades "
+            f"(min {int(n_sel[short].min())})",
+            [f"{market.dates[r]}: {c}" for r, c in zip(trade_rows[short][:10], n_sel[short][:10])],
+        ))
+    empty = active & (n_sel == 0)
+    if empty.any():
+        warnings.append(DataWarning(
+            "selection_empty", int(empty.sum()),
+            f"no eligible asset at {int(empty.sum())} bullish trades: the stable sleeve is held there",
+            [str(market.dates[r]) for r in trade_rows[empty][:10]],
+        ))
+    return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, weights, stable_col, regime, regime_at, tuple(warnings))

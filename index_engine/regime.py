@@ -1,0 +1,75 @@
+"""Regime stage: bull/bear state per observation from a trend signal.
+
+Needs: the panel and ``RegimeConfig``; the universe's excluded categories (for the total market
+cap). Produces: ``RegimeSeries`` — the signal, its SMA, and the state at each observation using data
+through that observation (the caller applies the decision lag).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index_engine.config import RegimeConfig, UniverseConfig
+from index_engine.data.panel import MarketData
+from index_engine.kernels import regime_states, rolling_mean
+
+BULL, BEAR = 1, 0
+
+
+@dataclass(frozen=True)
+class RegimeSeries:
+    """Per-observation regime inputs and state (all arrays (T,)).
+
+    signal: total market cap ex excluded categories (USD) or the regime asset's price (USD).
+    sma: simple moving average of the signal over ``window`` observations (NaN until filled).
+    lower / upper: thresholds sma × (1 ∓ band).
+    state: 1 bull / 0 bear, from data through the observation (undefined SMA counts as bull).
+    """
+
+    signal: np.ndarray
+    sma: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    state: np.ndarray
+
+
+def universe_mask(market: MarketData, universe: UniverseConfig) -> np.ndarray:
+    """(N,) bool: assets whose category is not excluded and that the ``assets`` list allows."""
+    keep = ~np.isin(market.categories, np.array(universe.exclude_categories, dtype=object))
+    if universe.assets is not None:
+        keep &= np.isin(market.asset_ids, np.array(universe.assets, dtype=object))
+    return keep
+
+
+def total_market_cap(market: MarketData, universe: UniverseConfig) -> np.ndarray:
+    """(T,) sum of finite positive market caps of the non-excluded universe, USD."""
+    cols = np.flatnonzero(universe_mask(market, universe))
+    mc = market.market_cap[:, cols]
+    return np.where(np.isfinite(mc) & (mc > 0), mc, 0.0).sum(axis=1)
+
+
+def _forward_filled(x: np.ndarray) -> np.ndarray:
+    valid = np.isfinite(x) & (x > 0)
+    idx = np.where(valid, np.arange(x.size), -1)
+    np.maximum.accumulate(idx, out=idx)
+    return np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
+
+
+def compute_regime(market: MarketData, cfg: RegimeConfig, universe: UniverseConfig) -> RegimeSeries:
+    t = market.n_dates
+    if cfg.signal == "none":
+        nan = np.full(t, np.nan)
+        return RegimeSeries(nan, nan, nan, nan, np.ones(t, np.int8))
+    if cfg.signal == "total_market_cap_sma":
+        signal = total_market_cap(market, universe)
+    else:
+        try:
+            col = market.asset_index(cfg.asset)
+        except KeyError as exc:
+            raise ValueError(f"regime.asset: {exc.args[0]}") from None
+        signal = _forward_filled(market.price[:, col])  # gaps carry the last close
+    sma = rolling_mean(np.ascontiguousarray(signal, dtype=np.float64), cfg.window)
+    state = regime_states(signal, sma, cfg.band, cfg.confirm)
+    return RegimeSeries(signal, sma, sma * (1 - cfg.band), sma * (1 + cfg.band), state)
