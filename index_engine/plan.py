@@ -97,8 +97,11 @@ def trade_schedule(
     """Trade rows and kinds inside [first, last].
 
     Invest at ``first`` when bullish there; afterwards trade on every regime switch (bull→bear:
-    regime_exit, bear→bull: regime_entry) and on scheduled dates while bullish.
+    regime_exit, bear→bull: regime_entry) and on scheduled dates while bullish. ``first`` must
+    be a row with decision data (see ``build_plan``).
     """
+    if first > last:
+        return np.zeros(0, np.int64), np.zeros(0, np.int8)
     rows = np.arange(first, last + 1)
     state = regime_at[first : last + 1]
     prev = np.empty_like(state)
@@ -123,7 +126,9 @@ def build_plan(cfg: IndexConfig, market: MarketData) -> IndexPlan:
     if lag < market.n_dates:
         regime_at[lag:] = regime.state[: market.n_dates - lag]
 
-    trade_rows, kind = trade_schedule(regime_at, rebalance_mask(market.dates, cfg.rebalance), first, last)
+    # before row `lag` no data has been observed to decide on: the window starts in the stable sleeve
+    invest_from = max(first, lag)
+    trade_rows, kind = trade_schedule(regime_at, rebalance_mask(market.dates, cfg.rebalance), invest_from, last)
     decision_rows = trade_rows - lag
     active = regime_at[trade_rows] == BULL
 

@@ -1,0 +1,329 @@
+"""Load a long market table (Parquet, CSV or frame) into a validated dense ``MarketData`` panel.
+
+Input format, validation rules and warnings are documented in ``docs/data.md``. Prices, market
+caps and volumes are USD; a row's values are observed at the close of its UTC day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+import polars as pl
+
+from index_engine.data.panel import DataWarning, MarketData, panel_from_dense
+from index_engine.data.taxonomy import load_categories
+
+REQUIRED_COLUMNS = ("date", "asset_id", "price_usd", "market_cap_usd")
+OPTIONAL_COLUMNS = ("volume_24h_usd", "symbol", "name")
+NUMERIC_COLUMNS = ("price_usd", "market_cap_usd", "volume_24h_usd")
+JUMP_FACTOR = 100.0  # a move between consecutive prices beyond this factor (up or down) is flagged
+_MAX_EXAMPLES = 5
+_MAX_WARNING_EXAMPLES = 10
+_ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class DataError(ValueError):
+    """Invalid input data; the message names the source, the column and example rows."""
+
+
+class DataQualityWarning(UserWarning):
+    """Python warning category for suspicious-but-accepted input (see ``MarketData.warnings``)."""
+
+
+# ---- public API -------------------------------------------------------------------------------
+
+
+def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet") -> MarketData:
+    """Load a long Parquet or CSV file (``fmt`` = ``"parquet"`` | ``"csv"``) into a dense panel.
+
+    ``categories``: None, a categories CSV path, a frame with ``asset_id, category`` or a dict.
+    Raises ``DataError`` when the file is missing, unreadable, empty or invalid.
+    """
+    path = Path(path)
+    if fmt not in ("parquet", "csv"):
+        raise DataError(f"unknown format {fmt!r} for {path}; expected 'parquet' or 'csv'")
+    if not path.exists():
+        raise DataError(f"market data file not found: {path}")
+    frame = _read_csv(path) if fmt == "csv" else _read_parquet(path)
+    return _build(frame, categories=categories, source=str(path), is_csv=fmt == "csv")
+
+
+def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>") -> MarketData:
+    """Build a dense panel from a long pandas or polars frame (same columns as the files).
+
+    pandas NaN values are treated as nulls (unknown); in a polars frame NaN is an error.
+    """
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
+    if not isinstance(frame, pl.DataFrame):
+        if type(frame).__module__.split(".")[0] != "pandas":
+            raise DataError(f"{source}: expected a pandas or polars DataFrame, got {type(frame).__name__}")
+        named_index = any(n is not None for n in getattr(frame.index, "names", [None]))
+        try:
+            frame = pl.from_pandas(frame, include_index=named_index)
+        except Exception as exc:  # noqa: BLE001 - e.g. mixed-type object columns
+            raise DataError(f"{source}: cannot convert the pandas frame to polars: {exc}") from exc
+    _check_columns(frame.columns, source)
+    keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]
+    return _build(frame.select(keep), categories=categories, source=source, is_csv=False)
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def _check_columns(columns: list[str], source: str) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise DataError(
+            f"{source}: missing required column(s) {', '.join(missing)}; expected "
+            f"{', '.join(REQUIRED_COLUMNS)} (present: {', '.join(columns) or 'none'})"
+        )
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    try:
+        columns = list(pl.read_parquet_schema(path))
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a data error
+        raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
+    _check_columns(columns, str(path))
+    keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns]
+    try:
+        return pl.read_parquet(path, columns=keep)
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    """Read every column as text so that bad values can be reported with their row."""
+    try:
+        columns = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+        _check_columns(columns, str(path))
+        keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns]
+        return pl.read_csv(path, columns=keep, infer_schema=False)
+    except DataError:
+        raise
+    except pl.exceptions.NoDataError:
+        raise DataError(f"{path} is empty; expected a CSV header with {', '.join(REQUIRED_COLUMNS)}") from None
+    except Exception as exc:  # noqa: BLE001
+        raise DataError(f"cannot read {path} as CSV: {exc}") from exc
+
+
+# ---- validation -------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """A cell for messages: ISO dates, repr for everything else (so '' and None stay visible)."""
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else repr(value)
+
+
+def _examples(bad: pl.DataFrame, columns: list[str], is_csv: bool) -> str:
+    """Up to 5 offending rows as '  row R (line L): col=value, ...' lines (rows count from 1)."""
+    shown = bad.head(_MAX_EXAMPLES)
+    lines = []
+    for rec in shown.iter_rows(named=True):
+        where = f"row {rec['_row']}" + (f" (line {rec['_row'] + 1})" if is_csv else "")
+        values = ", ".join(f"{c}={_show(rec[c])}" for c in columns if c in rec)
+        lines.append(f"  {where}: {values}")
+    if bad.height > shown.height:
+        lines.append(f"  ... {bad.height - shown.height} more")
+    return "\n".join(lines)
+
+
+def _fail(
+    source: str, column: str, problem: str, expected: str, bad: pl.DataFrame, show: list[str], is_csv: bool
+) -> NoReturn:
+    raise DataError(
+        f"{source}, column {column}: {bad.height} row(s) {problem}; expected {expected}:\n"
+        + _examples(bad, show, is_csv)
+    )
+
+
+def _parse_dates(df: pl.DataFrame, source: str, is_csv: bool) -> pl.Series:
+    """The ``date`` column as UTC calendar days (``pl.Date``)."""
+    col = df["date"]
+    expected = "a Date, a Datetime (UTC day is taken) or an ISO 'YYYY-MM-DD' string"
+    if col.dtype == pl.Date:
+        day = col
+    elif isinstance(col.dtype, pl.Datetime):
+        if col.dtype.time_zone is not None:
+            col = col.dt.convert_time_zone("UTC")
+        day = col.dt.date()
+    elif col.dtype in (pl.Utf8, pl.Categorical) or isinstance(col.dtype, pl.Enum):
+        text = col.cast(pl.Utf8).str.strip_chars()
+        day = text.str.to_date("%Y-%m-%d", strict=False)
+        day = (
+            pl.DataFrame({"text": text, "day": day})
+            .select(pl.when(pl.col("text").str.contains(_ISO_DAY)).then(pl.col("day")))
+            .to_series()
+        )
+        bad = df.filter(text.is_not_null() & day.is_null())
+        if bad.height:
+            _fail(source, "date", "with unparseable dates", expected, bad, ["date", "asset_id"], is_csv)
+    else:
+        raise DataError(
+            f"{source}, column date: unsupported type {col.dtype}; expected {expected}; "
+            f"example values: {col.head(_MAX_EXAMPLES).to_list()}"
+        )
+    bad = df.filter(day.is_null())
+    if bad.height:
+        _fail(source, "date", "with a null date", expected, bad, ["date", "asset_id"], is_csv)
+    return day.alias("date")
+
+
+def _parse_number(df: pl.DataFrame, name: str, source: str, is_csv: bool) -> pl.Series:
+    """A numeric column as float64 (null = unknown); rejects text, NaN, ±inf and negative values."""
+    col = df[name]
+    show = ["date", "asset_id", name]
+    if col.dtype == pl.Utf8:
+        text = col.str.strip_chars()
+        value = text.cast(pl.Float64, strict=False)
+        bad = df.filter(text.is_not_null() & (text != "") & value.is_null())
+        if bad.height:
+            _fail(source, name, "with non-numeric values", "a number in USD or an empty field", bad, show, is_csv)
+    elif col.dtype.is_numeric() or col.dtype == pl.Null:
+        value = col.cast(pl.Float64)
+    else:
+        raise DataError(
+            f"{source}, column {name}: unsupported type {col.dtype}; expected numbers in USD; "
+            f"example values: {col.head(_MAX_EXAMPLES).to_list()}"
+        )
+    bad = df.filter(value.is_nan() | value.is_infinite())
+    if bad.height:
+        _fail(source, name, "with non-finite values (NaN/inf)", "a finite number or null", bad, show, is_csv)
+    bad = df.filter(value < 0)
+    if bad.height:
+        _fail(source, name, "with negative values", "a value >= 0", bad, show, is_csv)
+    return value.alias(name)
+
+
+def _validate(frame: pl.DataFrame, source: str, is_csv: bool) -> pl.DataFrame:
+    """Typed, validated frame: date (Date), asset_id (str), the numeric columns (f64), symbol, name."""
+    _check_columns(frame.columns, source)
+    if frame.height == 0:
+        raise DataError(f"{source}: no data rows; expected at least one (date, asset_id) observation")
+    df = frame.with_row_index("_row", offset=1)
+    if df["asset_id"].dtype != pl.Utf8:
+        try:
+            df = df.with_columns(pl.col("asset_id").cast(pl.Utf8))
+        except pl.exceptions.PolarsError as exc:
+            raise DataError(f"{source}, column asset_id: type {df['asset_id'].dtype} is not text-like ({exc})") from exc
+    df = df.with_columns(pl.col("asset_id").str.strip_chars())
+    bad = df.filter(pl.col("asset_id").is_null() | (pl.col("asset_id") == ""))
+    if bad.height:
+        _fail(source, "asset_id", "with a null/empty asset_id", "a non-empty id", bad, ["date", "asset_id"], is_csv)
+    cols = [df["_row"], _parse_dates(df, source, is_csv), df["asset_id"]]
+    cols += [_parse_number(df, c, source, is_csv) for c in NUMERIC_COLUMNS if c in df.columns]
+    cols += [df[c].cast(pl.Utf8) for c in ("symbol", "name") if c in df.columns]
+    return pl.DataFrame(cols)
+
+
+def _check_duplicates(df: pl.DataFrame, key: np.ndarray, n_keys: int, source: str, datetimes: bool,
+                      is_csv: bool) -> None:
+    """Fail on repeated (date, asset_id) pairs; ``key`` is the flat panel cell of each row."""
+    counts = np.bincount(key, minlength=n_keys)
+    if counts.max(initial=0) <= 1:
+        return
+    dup = df.filter(pl.Series(counts[key] > 1)).sort("asset_id", "date", "_row")
+    note = " (after taking the UTC day of datetimes)" if datetimes else ""
+    _fail(source, "date/asset_id", f"with a duplicate (date, asset_id){note}",
+          "one row per (date, asset_id)", dup, ["date", "asset_id", "price_usd"], is_csv)
+
+
+# ---- panel construction -----------------------------------------------------------------------
+
+
+def _asset_table(df: pl.DataFrame, ai: np.ndarray, ti: np.ndarray, asset_ids: pl.Series) -> pl.DataFrame:
+    """asset_id, symbol, name: the last non-null value over time for each asset."""
+    table = pl.DataFrame({"asset_id": asset_ids}).with_row_index("_a")
+    for name in ("symbol", "name"):
+        if name not in df.columns:
+            continue
+        last = (
+            pl.DataFrame({"_a": ai, "_t": ti, name: df[name]})
+            .drop_nulls(name)
+            .sort("_a", "_t")
+            .unique("_a", keep="last")
+        )
+        table = table.join(last.select("_a", name), on="_a", how="left", maintain_order="left")
+    return table.drop("_a")
+
+
+def _price_warnings(price: np.ndarray, dates: np.ndarray, asset_ids: np.ndarray) -> list[DataWarning]:
+    """Moves > 100x between consecutive positive prices of an asset, and exact zero prices."""
+    out: list[DataWarning] = []
+    t, n = price.shape
+    flat = price.T.ravel()  # asset-major: each asset's dates in order
+    pos = np.flatnonzero(flat > 0)  # NaN compares False
+    p, col, row = flat[pos], pos // t, pos % t
+    same = col[1:] == col[:-1]
+    ratio = p[1:] / p[:-1]
+    hit = np.flatnonzero(same & ((ratio > JUMP_FACTOR) | (ratio < 1.0 / JUMP_FACTOR)))
+    if hit.size:
+        adjacent = int(np.count_nonzero(row[hit + 1] - row[hit] == 1))
+        examples = [
+            f"{asset_ids[col[k]]} {dates[row[k + 1]]}: {p[k]:.6g} -> {p[k + 1]:.6g}"
+            for k in hit[:_MAX_WARNING_EXAMPLES]
+        ]
+        out.append(DataWarning(
+            kind="price_jump_100x",
+            count=int(hit.size),
+            message=(
+                f"{hit.size} moves > {JUMP_FACTOR:g}x (up or down) between consecutive prices of the same asset "
+                f"in {np.unique(col[hit]).size} assets ({adjacent} between adjacent panel dates, "
+                f"{hit.size - adjacent} across gaps in the asset's history); left unchanged"
+            ),
+            examples=examples,
+        ))
+    zr, zc = np.nonzero(price == 0)
+    if zr.size:
+        out.append(DataWarning(
+            kind="zero_price",
+            count=int(zr.size),
+            message=f"{zr.size} rows with price_usd exactly 0 (kept; excluded from the jump check)",
+            examples=[f"{asset_ids[c]} {dates[r]}" for r, c in zip(zr[:_MAX_WARNING_EXAMPLES], zc[:_MAX_WARNING_EXAMPLES])],
+        ))
+    return out
+
+
+def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool) -> MarketData:
+    df = _validate(frame, source, is_csv)
+    dates = df["date"].unique().sort()
+    asset_ids = df["asset_id"].unique().sort()
+    # dense 0-based indices of each row: position among the sorted unique dates / ids
+    ti = dates.search_sorted(df["date"]).to_numpy().astype(np.int64)
+    positions = pl.int_range(0, asset_ids.len(), dtype=pl.UInt32, eager=True)
+    ai = df["asset_id"].replace_strict(asset_ids, positions).to_numpy().astype(np.int64)
+    shape = (dates.len(), asset_ids.len())
+    datetimes = isinstance(frame["date"].dtype, pl.Datetime)
+    _check_duplicates(df, ti * shape[1] + ai, shape[0] * shape[1], source, datetimes, is_csv)
+
+    def dense(name: str) -> np.ndarray:
+        arr = np.full(shape, np.nan)
+        if name in df.columns:
+            arr[ti, ai] = df[name].fill_null(np.nan).to_numpy()
+        return arr
+
+    price, market_cap, volume = dense("price_usd"), dense("market_cap_usd"), dense("volume_24h_usd")
+    day = dates.to_numpy().astype("datetime64[D]")
+    ids = np.asarray(asset_ids.to_list(), dtype=object)
+    assets = _asset_table(df, ai, ti, asset_ids).with_columns(
+        pl.Series("category", load_categories(categories, ids), dtype=pl.Utf8)
+    )
+    found = _price_warnings(price, day, ids)
+    if found:
+        summary = "; ".join(f"{w.kind}: {w.message}" for w in found)
+        warnings.warn(f"{source}: {summary}", DataQualityWarning, stacklevel=3)
+    return panel_from_dense(
+        dates=day,
+        asset_ids=ids,
+        price=price,
+        market_cap=market_cap,
+        volume=volume,
+        assets=assets,
+        source=source,
+        warnings=tuple(found),
+    )
