@@ -47,6 +47,14 @@ class BacktestResult:
             (out / "report.html").write_text(render_report(self.summary, self.nav, self.holdings, self.transactions))
         return out
 
+    def transactions_hash(self, significant_digits: int = 10) -> str:
+        """sha256 of the transactions log with floats rounded to ``significant_digits``.
+
+        Pins a whole run in a golden test (like Lean's OrderListHash) while staying stable across
+        CPUs whose last-bit float results differ.
+        """
+        return frame_hash(self.transactions, significant_digits)
+
     def holdings_at(self, date) -> pl.DataFrame:
         """Holdings after the last trade date on or before ``date``."""
         import datetime as dt
@@ -56,3 +64,18 @@ class BacktestResult:
         if dates.is_empty():
             return self.holdings.clear()
         return self.holdings.filter(pl.col("date") == dates.max())
+
+
+def frame_hash(frame: pl.DataFrame, significant_digits: int = 10) -> str:
+    """sha256 of a frame's CSV rendering with every float rounded to ``significant_digits``."""
+    import hashlib
+
+    fmt = f"{{:.{significant_digits - 1}e}}"
+    cols = []
+    for name, dtype in frame.schema.items():
+        col = frame[name]
+        if dtype.is_float():
+            col = pl.Series(name, [fmt.format(v) for v in col.to_list()], dtype=pl.Utf8)
+        cols.append(col.cast(pl.Utf8))
+    text = pl.DataFrame(cols).write_csv() if cols else ""
+    return hashlib.sha256(text.encode()).hexdigest()
