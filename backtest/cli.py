@@ -72,6 +72,11 @@ def run(config, data, categories, out, start, end, no_report) -> None:
     from backtest import run_backtest
     from index_engine.config import IndexConfig
 
+    import warnings
+
+    from index_engine.data.loaders import DataQualityWarning
+
+    warnings.simplefilter("ignore", DataQualityWarning)  # they are printed from the summary below
     t0 = time.perf_counter()
     cfg = IndexConfig.from_yaml(config)
     overrides = {k: v for k, v in (("backtest.start", start), ("backtest.end", end)) if v}
