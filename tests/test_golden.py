@@ -33,6 +33,22 @@ REAL_DAILY = {
 }
 
 
+SYNTHETIC_FLAGSHIP = {
+    "data_sha256": "32b0948129f319cd0cb24ed7ff146196569cf73f8253107b705469ae2e42bfcd",
+    "final_nav": 40113291.49121432,
+    "cagr": 0.8507032522982232,
+    "volatility": 0.4197207020247577,
+    "sharpe": 1.6762243616148793,
+    "max_drawdown": -0.4110396598825774,
+    "n_regime_switches": 16,
+    "time_invested": 0.5269406392694064,
+    "costs_fee": 171611.12647140655,
+    "turnover_total": 17.718896163747253,
+    "n_transactions": 18184,
+    "transactions_sha256": "0db86e74c4d47cccfcab943b8f2f5826042bdd089f8d894ef9bb63a435988d91",
+}
+
+
 def _flagship():
     from pathlib import Path
 
@@ -47,10 +63,17 @@ def real_daily_run():
     return market, run_backtest(_flagship(), market)
 
 
-def test_flagship_on_real_daily_data(real_data_dir):
-    market, result = real_daily_run()
-    assert market.content_hash() == REAL_DAILY["data_sha256"], "the shared data changed: re-pin deliberately"
-    for key, want in REAL_DAILY.items():
+def synthetic_run():
+    cfg = _flagship()
+    s = cfg.data.synthetic
+    market = MarketData.synthetic(seed=s.seed, n_assets=s.n_assets, days=s.days, start=s.start,
+                                  n_stablecoins=s.n_stablecoins)
+    return market, run_backtest(cfg, market)
+
+
+def _check(market, result, pins):
+    assert market.content_hash() == pins["data_sha256"], "the input data changed: re-pin deliberately"
+    for key, want in pins.items():
         if key in ("data_sha256", "transactions_sha256"):
             continue
         got = result.stats[key]
@@ -58,10 +81,23 @@ def test_flagship_on_real_daily_data(real_data_dir):
             assert got == pytest.approx(want, rel=1e-9), key
         else:
             assert got == want, key
-    assert result.transactions_hash() == REAL_DAILY["transactions_sha256"]
+    assert result.transactions_hash() == pins["transactions_sha256"]
+
+
+def test_flagship_on_real_daily_data(real_data_dir):
+    _check(*real_daily_run(), REAL_DAILY)
+
+
+def test_flagship_on_the_embedded_synthetic_market():
+    market, result = synthetic_run()
+    _check(market, result, SYNTHETIC_FLAGSHIP)
+    # the demo must show the regime at work: at least one bear phase and a switch each way
+    assert (result.nav["regime"] == "bear").any()
+    assert {s["to"] for s in result.summary["regime_switches"]} == {"bear", "bull"}
 
 
 if __name__ == "__main__":  # print fresh pins
-    m, r = real_daily_run()
-    print({"data_sha256": m.content_hash(), **{k: r.stats[k] for k in REAL_DAILY if k in r.stats},
-           "transactions_sha256": r.transactions_hash()})
+    for run, pins in ((synthetic_run, SYNTHETIC_FLAGSHIP), (real_daily_run, REAL_DAILY)):
+        m, r = run()
+        print({"data_sha256": m.content_hash(), **{k: r.stats[k] for k in pins if k in r.stats},
+               "transactions_sha256": r.transactions_hash()})
