@@ -161,4 +161,28 @@ def build_plan(cfg: IndexConfig, market: MarketData) -> IndexPlan:
             f"no eligible asset at {int(empty.sum())} bullish trades: the stable sleeve is held there",
             [str(market.dates[r]) for r in trade_rows[empty][:10]],
         ))
+    gap_warning = _stale_decision_warning(market, trade_rows, decision_rows)
+    if gap_warning is not None:
+        warnings.append(gap_warning)
     return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, weights, stable_col, regime, regime_at, tuple(warnings))
+
+
+def _stale_decision_warning(market: MarketData, trade_rows: np.ndarray, decision_rows: np.ndarray) -> DataWarning | None:
+    """Trades whose decision data is much older than the calendar's usual spacing (e.g. a data hole)."""
+    if trade_rows.size == 0 or market.n_dates < 2:
+        return None
+    days = market.dates.astype(np.int64)
+    spacing = float(np.median(np.diff(days)))
+    have = decision_rows >= 0
+    age = days[trade_rows[have]] - days[decision_rows[have]]
+    lag = np.maximum(trade_rows[have] - decision_rows[have], 1)
+    stale = age > 3 * spacing * lag
+    if not stale.any():
+        return None
+    rows = trade_rows[have][stale]
+    return DataWarning(
+        "stale_decision", int(stale.sum()),
+        f"{int(stale.sum())} trades decide on data more than 3× the usual spacing ({spacing:g} days) older "
+        f"than the trade date (max {int(age.max())} days): a hole in the data; consider backtest.start after it",
+        [f"{market.dates[r]} decides on {market.dates[d]}" for r, d in zip(rows[:10], decision_rows[have][stale][:10])],
+    )

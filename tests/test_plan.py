@@ -116,3 +116,16 @@ def test_infeasible_cap_is_equal_weight_with_a_warning():
     plan = build_plan(cfg(selection={"top_n": 2}, weighting={"max_weight": 0.3}), flip_market())
     np.testing.assert_allclose(plan.weights[plan.weights.sum(axis=1) > 0].max(axis=1), 0.5)
     assert [w.kind for w in plan.warnings] == ["cap_infeasible"]
+
+
+def test_weekly_panel_and_a_hole_in_the_data_is_warned_about():
+    price = np.ones((12, 3))
+    market = make_market(price, price * [[3.0, 2.0, 1.0]], start="2017-01-01", step_days=7)
+    plan = build_plan(cfg(selection={"top_n": 2}, rebalance={"frequency": "weekly"}), market)
+    assert plan.trade_rows.tolist() == list(range(1, 12)) and not plan.warnings
+    holey = make_market(price, price * [[3.0, 2.0, 1.0]], start="2017-01-01", step_days=7)
+    dates = holey.dates.copy()
+    dates[6:] += 700  # two eras, like the shared weekly file
+    object.__setattr__(holey, "dates", dates)
+    plan = build_plan(cfg(selection={"top_n": 2}), holey)
+    assert [w.kind for w in plan.warnings] == ["stale_decision"] and plan.warnings[0].count == 1
