@@ -13,7 +13,7 @@ import numpy as np
 
 from index_engine.config import RegimeConfig, UniverseConfig
 from index_engine.data.panel import MarketData
-from index_engine.kernels import regime_states, rolling_mean
+from index_engine.kernels import positive_row_sum, regime_states, rolling_mean
 
 BULL, BEAR = 1, 0
 
@@ -45,9 +45,7 @@ def universe_mask(market: MarketData, universe: UniverseConfig) -> np.ndarray:
 
 def total_market_cap(market: MarketData, universe: UniverseConfig) -> np.ndarray:
     """(T,) sum of finite positive market caps of the non-excluded universe, USD."""
-    cols = np.flatnonzero(universe_mask(market, universe))
-    mc = market.market_cap[:, cols]
-    return np.where(np.isfinite(mc) & (mc > 0), mc, 0.0).sum(axis=1)
+    return positive_row_sum(market.market_cap, np.flatnonzero(universe_mask(market, universe)))
 
 
 def _forward_filled(x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +134,13 @@ class MarketData:
         )
 
     def content_hash(self) -> str:
-        """sha256 of the panel's content (dates, ids, categories, arrays), format independent."""
+        """sha256 of the panel's content (dates, ids, categories, arrays), format independent.
+
+        Computed once per panel (the arrays are treated as immutable)."""
+        return self._content_hash
+
+    @cached_property
+    def _content_hash(self) -> str:
         h = hashlib.sha256()
         h.update(self.dates.astype("datetime64[D]").astype(np.int64).tobytes())
         h.update("\x1f".join(self.asset_ids.tolist()).encode())

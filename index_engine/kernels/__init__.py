@@ -5,10 +5,11 @@ Each kernel is compiled with ``cache=True`` so a fresh process loads machine cod
 
 from index_engine.kernels.capping import cap_weights, weights_for_trades
 from index_engine.kernels.ranking import select_constituents
-from index_engine.kernels.rolling import regime_states, rolling_mean, trailing_mean_at
+from index_engine.kernels.rolling import positive_row_sum, regime_states, rolling_mean, trailing_mean_at
 
 __all__ = [
     "cap_weights",
+    "positive_row_sum",
     "regime_states",
     "rolling_mean",
     "select_constituents",

@@ -33,6 +33,21 @@ def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def positive_row_sum(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """(T,) sum over ``columns`` of the finite, positive values of each row of ``x`` (T, N)."""
+    t_count = x.shape[0]
+    out = np.zeros(t_count)
+    for t in range(t_count):
+        s = 0.0
+        for i in columns:
+            v = x[t, i]
+            if v > 0.0 and v < np.inf:  # NaN compares False
+                s += v
+        out[t] = s
+    return out
+
+
+@njit(cache=True)
 def trailing_mean_at(x: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
     """(R, N) mean of ``x[r-window+1 : r+1, :]`` for each row r in ``rows``, ignoring NaN.
 
