@@ -71,8 +71,31 @@ def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> Simu
     return sim
 
 
-def run_backtest(cfg: IndexConfig, market: MarketData) -> BacktestResult:
-    """Replay ``cfg`` over ``market``; see ``docs/methodology.md`` for every convention."""
+INDEX_BASE_LEVEL = 1000.0
+
+
+def gross_level(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> np.ndarray:
+    """The index level the way providers publish it: base 1000, units reset at each rebalance so the
+    level is continuous (units method), no costs. The same kernel with zero costs."""
+    gross = cfg.with_overrides({
+        "costs": {"fee_bps": 0, "slippage_bps": 0, "gas_usd": 0},
+        "backtest.initial_nav": INDEX_BASE_LEVEL,
+    })
+    return simulate_plan(gross, market, plan).nav
+
+
+def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) -> BacktestResult:
+    """Replay ``cfg`` over ``market``; see ``docs/methodology.md`` for every convention.
+
+    With ``benchmarks`` (default) the series listed in ``cfg.benchmarks`` are run too, by the same
+    engine (``backtest.benchmarks``), and returned in ``result.benchmarks``.
+    """
+    from backtest.benchmarks import benchmark_configs
+
     plan = build_plan(cfg, market)
     sim = simulate_plan(cfg, market, plan)
-    return build_result(cfg, market, plan, sim)
+    level = gross_level(cfg, market, plan)
+    bench = []
+    if benchmarks and cfg.benchmarks.enabled:
+        bench = [(name, run_backtest(bcfg, market, benchmarks=False)) for name, bcfg in benchmark_configs(cfg, market)]
+    return build_result(cfg, market, plan, sim, level, bench)

@@ -53,7 +53,7 @@ def _labels(market: MarketData, cols: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ids[cols], syms[cols]
 
 
-def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationArrays) -> pl.DataFrame:
+def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationArrays, level: np.ndarray) -> pl.DataFrame:
     rows = np.arange(plan.first_row, plan.last_row + 1)
     regime = np.where(plan.regime_at[rows] == BULL, "bull", "bear")
     return pl.DataFrame({
@@ -69,6 +69,7 @@ def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationArrays) -> pl.
         "gas": sim.gas,
         "signal": _at_decision(plan.regime.signal, rows - plan.decision_lag),
         "signal_sma": _at_decision(plan.regime.sma, rows - plan.decision_lag),
+        "index_level": level,
     })
 
 
@@ -116,14 +117,32 @@ def regime_switch_dates(market: MarketData, plan: IndexPlan) -> list[dict]:
     ]
 
 
-def build_result(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: SimulationArrays) -> BacktestResult:
-    nav = nav_frame(market, plan, sim)
+def benchmarks_frame(benchmarks: list[tuple[str, BacktestResult]]) -> pl.DataFrame:
+    """Long frame: date, benchmark, nav (net of the same costs), index_level (gross, base 1000)."""
+    frames = [
+        r.nav.select("date", pl.lit(name).alias("benchmark"), "nav", "index_level") for name, r in benchmarks
+    ]
+    if not frames:
+        return pl.DataFrame(schema={"date": pl.Date, "benchmark": pl.Utf8, "nav": pl.Float64, "index_level": pl.Float64})
+    return pl.concat(frames)
+
+
+def build_result(
+    cfg: IndexConfig,
+    market: MarketData,
+    plan: IndexPlan,
+    sim: SimulationArrays,
+    level: np.ndarray,
+    benchmarks: list[tuple[str, BacktestResult]] = (),
+) -> BacktestResult:
+    nav = nav_frame(market, plan, sim, level)
     rows = np.arange(plan.first_row, plan.last_row + 1)
+    dates = market.dates[rows]
     switches = regime_switch_dates(market, plan)
-    stats = compute_stats(
-        market.dates[rows], sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas,
-        sim.n_holdings > 0, len(switches),
-    )
+    risk_on = sim.n_holdings > 0
+    stats = compute_stats(dates, sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas, risk_on, len(switches))
+    zero = np.zeros_like(sim.nav)
+    gross = compute_stats(dates, level, sim.turnover, zero, zero, zero, risk_on, len(switches))
     kinds, counts = np.unique(plan.trade_kind, return_counts=True)
     stats["n_trades_by_kind"] = {KIND_NAMES[k]: int(c) for k, c in zip(kinds, counts)}
     stats["n_transactions"] = int(sim.tx_row.size)
@@ -132,6 +151,8 @@ def build_result(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: Sim
     summary = {
         "index": cfg.name,
         "statistics": stats,
+        "gross": gross,
+        "benchmarks": {name: r.stats for name, r in benchmarks},
         "regime_switches": switches,
         "warnings": warnings,
         "data": {
@@ -154,4 +175,5 @@ def build_result(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: Sim
         stats=stats,
         summary=summary,
         plan=plan,
+        benchmarks=benchmarks_frame(list(benchmarks)),
     )

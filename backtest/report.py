@@ -69,7 +69,8 @@ _PCT = {"total_return", "cagr", "volatility", "max_drawdown", "best_period", "wo
         "turnover_total", "turnover_annualised"}
 
 
-def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, transactions: pl.DataFrame) -> str:
+def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, transactions: pl.DataFrame,
+                  benchmarks: pl.DataFrame | None = None) -> str:
     stats = summary["statistics"]
     regime = nav["regime"][-1] if nav.height else "–"
     stat_rows = [(k, _fmt(v, k in _PCT)) for k, v in stats.items() if not isinstance(v, dict)]

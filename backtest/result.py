@@ -11,7 +11,9 @@ import polars as pl
 from index_engine.config import IndexConfig
 from index_engine.plan import IndexPlan
 
-OUTPUT_FILES = ("nav.parquet", "holdings.parquet", "transactions.parquet", "summary.json", "report.html")
+OUTPUT_FILES = (
+    "nav.parquet", "holdings.parquet", "transactions.parquet", "benchmarks.parquet", "summary.json", "report.html",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,6 +25,7 @@ class BacktestResult:
     transactions: one row per order, with its costs and the reason it happened.
     stats: the flat statistics dict; summary: stats + regime switches, warnings, config, hashes.
     plan: the methodology's trade dates and target weights (``index_engine.plan.IndexPlan``).
+    benchmarks: long frame (date, benchmark, nav, index_level) of the ``benchmarks:`` series.
     """
 
     config: IndexConfig
@@ -32,6 +35,7 @@ class BacktestResult:
     stats: dict
     summary: dict
     plan: IndexPlan
+    benchmarks: pl.DataFrame | None = None
 
     def write(self, out_dir: str | Path, report: bool = True) -> Path:
         """Write nav/holdings/transactions Parquet, summary.json and (by default) report.html."""
@@ -40,11 +44,15 @@ class BacktestResult:
         self.nav.write_parquet(out / "nav.parquet")
         self.holdings.write_parquet(out / "holdings.parquet")
         self.transactions.write_parquet(out / "transactions.parquet")
+        if self.benchmarks is not None:
+            self.benchmarks.write_parquet(out / "benchmarks.parquet")
         (out / "summary.json").write_text(json.dumps(self.summary, indent=2, allow_nan=False) + "\n")
         if report:
             from backtest.report import render_report
 
-            (out / "report.html").write_text(render_report(self.summary, self.nav, self.holdings, self.transactions))
+            (out / "report.html").write_text(
+                render_report(self.summary, self.nav, self.holdings, self.transactions, self.benchmarks)
+            )
         return out
 
     def transactions_hash(self, significant_digits: int = 10) -> str:

@@ -123,6 +123,18 @@ class BacktestConfig(_Section):
         return self
 
 
+class BenchmarksConfig(_Section):
+    """Comparison series run by the same engine (see ``backtest.benchmarks``)."""
+
+    assets: list[str] = Field(default_factory=list, description="buy-and-hold of each asset_id, e.g. bitcoin")
+    no_regime: bool = Field(False, description="the same index without the regime switch (always invested)")
+    equal_weight: bool = Field(False, description="equal-weight top-N of the same universe, always invested")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.assets) or self.no_regime or self.equal_weight
+
+
 class SyntheticConfig(_Section):
     """Parameters of the embedded synthetic market (``index_engine.data.synthetic``)."""
 
@@ -157,6 +169,7 @@ class IndexConfig(_Section):
     stable: StableConfig = StableConfig()
     costs: CostsConfig = CostsConfig()
     backtest: BacktestConfig = BacktestConfig()
+    benchmarks: BenchmarksConfig = BenchmarksConfig()
     data: DataConfig = DataConfig()
 
     @classmethod
@@ -186,8 +199,8 @@ class IndexConfig(_Section):
         return self.model_dump(mode="json")
 
     def config_hash(self) -> str:
-        """sha256 of the resolved methodology (the ``data`` section excluded: it is not the index)."""
-        body = {k: v for k, v in self.resolved().items() if k != "data"}
+        """sha256 of the resolved methodology (``data`` and ``benchmarks`` excluded: not the index)."""
+        body = {k: v for k, v in self.resolved().items() if k not in ("data", "benchmarks")}
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def with_overrides(self, overrides: dict[str, object]) -> "IndexConfig":

@@ -128,3 +128,34 @@ def test_fixed_costs_exceeding_nav_raise_a_clear_error():
 def test_turnover_counts_the_stable_sleeve_one_way():
     r = run_backtest(cfg(), make_market(np.ones((2, 1))))
     assert r.nav["turnover"].to_list() == [1.0, 0.0]  # cash → 100% asset is one-way turnover 1
+
+
+def test_index_level_is_gross_continuous_and_base_1000():
+    rng = np.random.default_rng(9)
+    price = np.exp(np.cumsum(rng.normal(0, 0.05, (60, 6)), axis=0))
+    market = make_market(price, price * rng.lognormal(5, 1, 6))
+    c = cfg(selection={"top_n": 3}, rebalance={"frequency": "weekly"}, costs={"fee_bps": 30, "gas_usd": 1})
+    r = run_backtest(c, market)
+    free = run_backtest(c.with_overrides({"costs": {"fee_bps": 0, "gas_usd": 0}}), market)
+    np.testing.assert_allclose(r.nav["index_level"].to_numpy(), free.nav["nav"].to_numpy(),
+                               rtol=1e-12)
+    assert r.nav["index_level"][0] == pytest.approx(1000.0)
+    assert (r.nav["index_level"].to_numpy() / 1000.0 >= r.nav["nav"].to_numpy() / 1000.0 - 1e-9).all()
+    # constant prices: rebalancing never moves the level (divisor / units continuity)
+    flat = make_market(np.ones((30, 4)), np.tile([4.0, 3.0, 2.0, 1.0], (30, 1)) * np.linspace(1, 2, 30)[:, None] ** [0, 1, 2, 3])
+    lvl = run_backtest(c, flat).nav["index_level"].to_numpy()
+    np.testing.assert_allclose(lvl, 1000.0, rtol=1e-13)
+
+
+def test_benchmarks_run_by_the_same_engine():
+    price = np.array([[1.0, 10.0], [2.0, 10.0], [2.0, 20.0], [4.0, 20.0]])
+    market = make_market(price, price * [[100.0, 1.0]])
+    c = cfg(selection={"top_n": 2}, benchmarks={"assets": ["a01"], "no_regime": True, "equal_weight": True})
+    r = run_backtest(c, market)
+    names = r.benchmarks["benchmark"].unique(maintain_order=True).to_list()
+    assert names == ["a01", "no_regime", "equal_weight"]
+    a01 = r.benchmarks.filter(pl.col("benchmark") == "a01")["nav"].to_numpy()
+    np.testing.assert_allclose(a01, 1000.0 * price[:, 1] / 10.0, rtol=1e-14)
+    assert set(r.summary["benchmarks"]) == set(names)
+    with pytest.raises(ValueError, match="benchmarks.assets.*nope"):
+        run_backtest(cfg(benchmarks={"assets": ["nope"]}), market)
