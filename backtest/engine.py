@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backtest.costs import CostModel, build_cost_model
 from backtest.kernels import STATUS_NAV_EXHAUSTED, STATUS_OK, simulate
 from backtest.outputs import SimulationArrays, build_result
 from backtest.result import BacktestResult
@@ -37,12 +38,12 @@ def stable_prices(market: MarketData, plan: IndexPlan) -> np.ndarray:
     return out
 
 
-def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> SimulationArrays:
+def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan, costs: CostModel | None = None) -> SimulationArrays:
     """Run the replay kernel for a plan and return its raw arrays."""
+    if costs is None:
+        costs = build_cost_model(cfg, market, plan.trade_rows, plan.decision_rows)
     nnz = (plan.weights > 0).sum(axis=1)
-    r = nnz.size
-    tx_capacity = int(nnz.sum() + nnz[:-1].sum() + 2 * r + 1) if r else 1
-    holdings_capacity = int(nnz.sum() + r + 1)
+    capacity = int(2 * nnz.sum() + 2 * nnz.size + 64)
     out = simulate(
         market.price,
         stable_prices(market, plan),
@@ -53,19 +54,22 @@ def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> Simu
         plan.trade_kind,
         np.ascontiguousarray(plan.weights),
         float(cfg.backtest.initial_nav),
-        cfg.costs.fee_bps / 1e4,
-        cfg.costs.slippage_bps / 1e4,
-        float(cfg.costs.gas_usd),
-        tx_capacity,
-        holdings_capacity,
+        costs.fee_rate,
+        costs.platform_rate,
+        costs.slippage_rate,
+        costs.impact,
+        costs.order_cap,
+        costs.gas,
+        costs.min_order,
+        capacity,
     )
     sim = SimulationArrays(*out)
     if sim.status != STATUS_OK:
         date = market.dates[plan.trade_rows[sim.fail_at]]
         if sim.status == STATUS_NAV_EXHAUSTED:
             raise BacktestError(
-                f"on {date} the costs of the rebalance (costs.gas_usd={cfg.costs.gas_usd} per order) exceed "
-                "the portfolio value: lower costs.gas_usd or raise backtest.initial_nav"
+                f"on {date} the costs of the rebalance exceed the portfolio value (costs.gas_usd="
+                f"{cfg.costs.gas_usd} per order): lower the costs or raise backtest.initial_nav"
             )
         raise BacktestError(f"the self-financing cost solve did not converge on {date} (please report this)")
     return sim
@@ -77,10 +81,7 @@ INDEX_BASE_LEVEL = 1000.0
 def gross_level(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> np.ndarray:
     """The index level the way providers publish it: base 1000, units reset at each rebalance so the
     level is continuous (units method), no costs. The same kernel with zero costs."""
-    gross = cfg.with_overrides({
-        "costs": {"fee_bps": 0, "slippage_bps": 0, "gas_usd": 0},
-        "backtest.initial_nav": INDEX_BASE_LEVEL,
-    })
+    gross = cfg.with_overrides({"costs": {"fee_bps": 0}, "backtest.initial_nav": INDEX_BASE_LEVEL})
     return simulate_plan(gross, market, plan).nav
 
 
@@ -93,9 +94,10 @@ def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) 
     from backtest.benchmarks import benchmark_configs
 
     plan = build_plan(cfg, market)
-    sim = simulate_plan(cfg, market, plan)
+    costs = build_cost_model(cfg, market, plan.trade_rows, plan.decision_rows)
+    sim = simulate_plan(cfg, market, plan, costs)
     level = gross_level(cfg, market, plan)
     bench = []
     if benchmarks and cfg.benchmarks.enabled:
         bench = [(name, run_backtest(bcfg, market, benchmarks=False)) for name, bcfg in benchmark_configs(cfg, market)]
-    return build_result(cfg, market, plan, sim, level, bench)
+    return build_result(cfg, market, plan, sim, level, bench, costs.warnings)

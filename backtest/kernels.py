@@ -4,12 +4,13 @@ Arrays in, arrays out (numba, ``cache=True``). Accounting is exact and self-fina
 with pre-trade value NAV_pre, target weights w (risk assets) and w_s (stable sleeve), the post-trade
 value x solves
 
-    x = NAV_pre − Σ_i c_i·|w_i·x − h_i| − gas·(number of orders)
+    x = NAV_pre − Σ_i cost_i(|w_i·x − h_i|)
 
-with h_i the current value of holding i and c_i = fee + slippage (0 for the ``cash`` sleeve). The
-left side is increasing and piecewise linear in x, so Newton's method started at NAV_pre converges
-from above in a few steps to the exact root. New quantities are w_i·x / close_i, so post-trade weights
-equal the targets and NAV_pre − costs = NAV_post.
+with h_i the current value of holding i and cost_i the order's fee, platform fee, slippage and
+gas (none for the ``cash`` sleeve; see ``backtest.costs``). New quantities are w_i·x / close_i, so
+post-trade weights equal the targets and NAV_pre − costs = NAV_post. Orders skipped for
+``min_order_usd`` or capped by ``max_participation`` freeze their leg; the other legs keep their
+target proportions (``backtest.costs.rebalance_legs``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,172 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+
 REASON_ENTRY, REASON_EXIT, REASON_REWEIGHT, REASON_REGIME_EXIT, REASON_REGIME_ENTRY, REASON_DELISTED = range(6)
 REASON_NAMES = ("entry", "exit", "reweight", "regime_exit", "regime_entry", "delisted")
 STATUS_OK, STATUS_NAV_EXHAUSTED, STATUS_NO_CONVERGENCE = 0, 1, 2
 
+FREEZE_NONE, FREEZE_MIN_ORDER, FREEZE_PARTICIPATION = -1, 0, 1
+UNFILLED_REASONS = ("min_order", "max_participation")
+
 # trade kinds, as in index_engine.plan
 _KIND_INITIAL, _KIND_SCHEDULED, _KIND_REGIME_EXIT, _KIND_REGIME_ENTRY = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def solve_post_trade_value(a, b, lin, impact, gas, nav_pre):
+    """Root x of  x + Σ_j [lin_j·|d_j| + impact_j·|d_j|^1.5 + gas_j·(d_j ≠ 0)] = nav_pre,
+    with each leg's trade d_j = a_j·x + b_j (USD).
+
+    The left side is convex and increasing in x where the solution lies, so Newton's method from
+    x = nav_pre converges from above; with linear costs it is exact in a few steps.
+    Returns (x, converged).
+    """
+    x = nav_pre
+    for _ in range(200):
+        f = x - nav_pre
+        df = 1.0
+        for j in range(a.shape[0]):
+            d = a[j] * x + b[j]
+            if d != 0.0:
+                q = abs(d)
+                root = np.sqrt(q)
+                f += lin[j] * q + impact[j] * q * root + gas[j]
+                df += (1.0 if d > 0.0 else -1.0) * a[j] * (lin[j] + 1.5 * impact[j] * root)
+        if abs(f) <= 1e-13 * nav_pre:
+            return x, True
+        if df <= 0.0:
+            return x, False
+        step = f / df
+        if step == 0.0:
+            return x, True
+        x -= step
+        if x <= 0.0:  # costs exceed the portfolio: the caller reports it
+            return x, True
+    return x, False
+
+
+@njit(cache=True)
+def rebalance_legs(h, w, h_s, w_s, lin, impact, cap, lin_s, impact_s, gas, gas_s, min_order, nav_pre):
+    """Trade every leg towards its target weight, paying costs out of the portfolio.
+
+    Legs are risk assets (current values h, target weights w, cost coefficients, order caps) plus
+    the stable sleeve (h_s, w_s). Orders below ``min_order`` are skipped and orders above their cap
+    filled up to it: such legs are frozen at their reachable value, the other legs still get w·x, and
+    what is not invested stays in the stable sleeve. Only when frozen sells cannot fund the other
+    legs (the sleeve would go negative) are the free legs scaled down together. Repeats until no new
+    leg freezes.
+
+    Returns (x, v, v_s, frozen, requested, ok): post-trade value, post-trade value of each leg and
+    of the stable leg (USD; the trades are v − h), FREEZE_* code per leg, the requested notional of
+    frozen legs, convergence.
+    """
+    m = h.shape[0]
+    frozen = np.full(m, FREEZE_NONE, np.int8)
+    value_frozen = np.zeros(m)
+    requested = np.zeros(m)
+    a = np.empty(m + 1)
+    c = np.empty(m + 1)  # post-trade value of leg j = a_j·x + c_j; its trade d_j = a_j·x + c_j − h_j
+    b = np.empty(m + 1)
+    hh = np.empty(m + 1)
+    hh[:m] = h
+    hh[m] = h_s
+    lin_all = np.empty(m + 1)
+    imp_all = np.empty(m + 1)
+    gas_all = np.empty(m + 1)
+    lin_all[:m] = lin
+    imp_all[:m] = impact
+    gas_all[:m] = gas
+    lin_all[m] = lin_s
+    imp_all[m] = impact_s
+    gas_all[m] = gas_s
+    x = nav_pre
+    ok = True
+    for _ in range(m + 1):
+        w_free = 0.0
+        v_frozen = 0.0
+        n_frozen = 0
+        for j in range(m):
+            if frozen[j] == FREEZE_NONE:
+                w_free += w[j]
+            else:
+                v_frozen += value_frozen[j]
+                n_frozen += 1
+        for mode in range(2):  # 0: free legs at w·x, the sleeve takes the rest; 1: scale free legs
+            for j in range(m):
+                if frozen[j] != FREEZE_NONE:
+                    a[j] = 0.0
+                    c[j] = value_frozen[j]
+                elif mode == 0:
+                    a[j] = w[j]
+                    c[j] = 0.0
+                else:
+                    a[j] = w[j] / w_free
+                    c[j] = -a[j] * v_frozen
+            if n_frozen == 0:
+                a[m] = w_s
+                c[m] = 0.0
+            elif mode == 0:
+                a[m] = 1.0 - w_free
+                c[m] = -v_frozen
+            elif w_free > 0.0:
+                a[m] = 0.0
+                c[m] = 0.0
+            else:
+                a[m] = 1.0
+                c[m] = -v_frozen
+            for j in range(m + 1):
+                b[j] = c[j] - hh[j]
+            x, ok = solve_post_trade_value(a, b, lin_all, imp_all, gas_all, nav_pre)
+            if not ok or n_frozen == 0 or a[m] * x + c[m] >= 0.0:
+                break
+        if not ok:
+            break
+        changed = False
+        for j in range(m):
+            if frozen[j] != FREEZE_NONE:
+                continue
+            d = a[j] * x + b[j]
+            q = abs(d)
+            if q > 0.0 and q < min_order:
+                frozen[j] = FREEZE_MIN_ORDER
+                value_frozen[j] = h[j]
+                requested[j] = q
+                changed = True
+            elif q > cap[j]:
+                frozen[j] = FREEZE_PARTICIPATION
+                value_frozen[j] = h[j] + (cap[j] if d > 0.0 else -cap[j])
+                requested[j] = q
+                changed = True
+        if not changed:
+            break
+    post = a * x + c
+    return x, post[:m], post[m], frozen, requested, ok
+
+
+@njit(cache=True)
+def _grow(a):
+    """The same records with room for twice as many rows."""
+    out = np.empty((2 * a.shape[0] + 64, a.shape[1]), a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def _reason(kind, is_stable, held_before, target, has_close):
+    if kind == _KIND_INITIAL:
+        return REASON_ENTRY
+    if (not is_stable) and held_before and not has_close:
+        return REASON_DELISTED
+    if kind == _KIND_REGIME_EXIT:
+        return REASON_REGIME_EXIT
+    if kind == _KIND_REGIME_ENTRY:
+        return REASON_REGIME_ENTRY
+    if not held_before:
+        return REASON_ENTRY
+    if target == 0.0:
+        return REASON_EXIT
+    return REASON_REWEIGHT
 
 
 @njit(cache=True)
@@ -37,56 +198,51 @@ def simulate(
     weights: np.ndarray,
     initial_nav: float,
     fee_rate: float,
-    slippage_rate: float,
-    gas: float,
-    tx_capacity: int,
-    holdings_capacity: int,
+    platform_rate: float,
+    slippage_rate: np.ndarray,
+    impact: np.ndarray,
+    order_cap: np.ndarray,
+    gas: np.ndarray,
+    min_order: float,
+    capacity: int,
 ):
     """Replay the plan over rows [first, last]. Prices are closes; NaN = no observation.
 
     ``stable_price`` (T,) is the forward-filled price of the stable sleeve (1.0 for cash).
-    Returns per-observation arrays (nav, stable_value, turnover, fee, slippage, gas, n_holdings),
-    the transaction records, the post-trade holdings records, and (status, failing trade index).
+    Cost arrays are per trade: slippage_rate, impact, order_cap (R, N); gas (R,).
+    Returns per-observation arrays, transaction records, unfilled-order records, post-trade
+    holdings records, and (status, failing trade index).
     """
-    t_all, n = price.shape
+    n = price.shape[1]
     length = last - first + 1
     nav = np.zeros(length)
     stable_value = np.zeros(length)
     turnover = np.zeros(length)
-    fee_day = np.zeros(length)
-    slip_day = np.zeros(length)
-    gas_day = np.zeros(length)
+    day_cost = np.zeros((length, 4))  # fee, platform fee, slippage, gas
     n_hold = np.zeros(length, np.int64)
 
-    tx_row = np.empty(tx_capacity, np.int64)
-    tx_col = np.empty(tx_capacity, np.int64)
-    tx_qty = np.empty(tx_capacity)
-    tx_price = np.empty(tx_capacity)
-    tx_notional = np.empty(tx_capacity)
-    tx_fee = np.empty(tx_capacity)
-    tx_slip = np.empty(tx_capacity)
-    tx_gas = np.empty(tx_capacity)
-    tx_reason = np.empty(tx_capacity, np.int8)
-    h_row = np.empty(holdings_capacity, np.int64)
-    h_col = np.empty(holdings_capacity, np.int64)
-    h_qty = np.empty(holdings_capacity)
-    h_price = np.empty(holdings_capacity)
-    h_value = np.empty(holdings_capacity)
-    h_weight = np.empty(holdings_capacity)
+    tx_int = np.empty((capacity, 3), np.int64)  # row, col, reason
+    tx_val = np.empty((capacity, 7))  # signed quantity, price, notional, fee, platform, slippage, gas
+    un_int = np.empty((capacity, 3), np.int64)  # row, col, reason (FREEZE_*)
+    un_val = np.empty((capacity, 3))  # signed requested notional, filled notional, price
+    h_int = np.empty((capacity, 2), np.int64)  # row, col
+    h_val = np.empty((capacity, 4))  # quantity, price, value, weight
     n_tx = 0
+    n_un = 0
     n_h = 0
 
     qty = np.zeros(n)
     last_px = np.full(n, np.nan)
     held = np.empty(n, np.int64)
     n_held = 0
-    involved = np.empty(n + 1, np.int64)
+    involved = np.empty(n, np.int64)
     mark = np.zeros(n, np.bool_)
-    w_buf = np.empty(n + 1)
-    h_buf = np.empty(n + 1)
-    c_buf = np.empty(n + 1)
-    cost_rate = fee_rate + slippage_rate
-    stable_cost = cost_rate if stable_col >= 0 else 0.0
+    w_buf = np.empty(n)
+    h_buf = np.empty(n)
+    lin_buf = np.empty(n)
+    imp_buf = np.empty(n)
+    cap_buf = np.empty(n)
+    base_rate = fee_rate + platform_rate
 
     stable_qty = initial_nav / stable_price[first]
     k = 0
@@ -98,7 +254,7 @@ def simulate(
         for j in range(n_held):  # mark to the last valid close
             i = held[j]
             p = price[t, i]
-            if np.isfinite(p) and p > 0.0:
+            if p > 0.0 and p < np.inf:
                 last_px[i] = p
         sp = stable_price[t]
         value = stable_qty * sp
@@ -110,9 +266,8 @@ def simulate(
             nav_pre = value
             m = 0
             for j in range(n_held):
-                i = held[j]
-                involved[m] = i
-                mark[i] = True
+                involved[m] = held[j]
+                mark[held[j]] = True
                 m += 1
             for i in range(n):
                 if weights[k, i] > 0.0:
@@ -124,15 +279,25 @@ def simulate(
             w_risk = 0.0
             for j in range(m):
                 i = involved[j]
+                mark[i] = False
                 w_buf[j] = weights[k, i]
                 h_buf[j] = qty[i] * last_px[i] if qty[i] != 0.0 else 0.0
-                c_buf[j] = cost_rate
+                lin_buf[j] = base_rate + slippage_rate[k, i]
+                imp_buf[j] = impact[k, i]
+                cap_buf[j] = order_cap[k, i]
                 w_risk += w_buf[j]
-            w_stable = max(0.0, 1.0 - w_risk)
-            w_buf[m] = w_stable
-            h_buf[m] = stable_qty * sp
-            c_buf[m] = stable_cost
-            x, ok = _solve_with_cash(w_buf[: m + 1], h_buf[: m + 1], c_buf[: m + 1], gas, nav_pre, stable_col >= 0)
+            w_stable = 1.0 - w_risk
+            if w_stable < 1e-12:  # float residue of weights that sum to 1: no dust stable position
+                w_stable = 0.0
+            h_stable = stable_qty * sp
+            if stable_col >= 0:
+                lin_s, imp_s, gas_s = base_rate + slippage_rate[k, stable_col], impact[k, stable_col], gas[k]
+            else:
+                lin_s, imp_s, gas_s = 0.0, 0.0, 0.0
+            x, post, post_s, frozen, requested, ok = rebalance_legs(
+                h_buf[:m], w_buf[:m], h_stable, w_stable, lin_buf[:m], imp_buf[:m], cap_buf[:m],
+                lin_s, imp_s, gas[k], gas_s, min_order, nav_pre,
+            )
             if not ok:
                 status = STATUS_NO_CONVERGENCE
                 fail_at = k
@@ -141,108 +306,89 @@ def simulate(
                 status = STATUS_NAV_EXHAUSTED
                 fail_at = k
                 break
-            to = 0.0
-            for j in range(m + 1):
-                to += abs(w_buf[j] - h_buf[j] / nav_pre)
-            turnover[o] = 0.5 * to
+            to = abs(post_s / x - h_stable / nav_pre)
             for j in range(m + 1):
                 is_stable = j == m
-                d = w_buf[j] * x - h_buf[j]
-                if d == 0.0 or (is_stable and stable_col < 0):
+                hj = h_stable if is_stable else h_buf[j]
+                dj = (post_s if is_stable else post[j]) - hj
+                if j < m:
+                    to += abs(post[j] / x - hj / nav_pre)
+                    if frozen[j] != FREEZE_NONE:
+                        if n_un == un_int.shape[0]:
+                            un_int, un_val = _grow(un_int), _grow(un_val)
+                        col = involved[j]
+                        un_int[n_un, 0] = t
+                        un_int[n_un, 1] = col
+                        un_int[n_un, 2] = frozen[j]
+                        un_val[n_un, 0] = requested[j] if w_buf[j] * x > hj else -requested[j]
+                        un_val[n_un, 1] = abs(dj)
+                        un_val[n_un, 2] = last_px[col]
+                        n_un += 1
+                if dj == 0.0 or (is_stable and stable_col < 0):
                     continue
                 col = stable_col if is_stable else involved[j]
                 px = sp if is_stable else last_px[col]
-                if kind == _KIND_INITIAL:
-                    reason = REASON_ENTRY
-                elif (not is_stable) and h_buf[j] != 0.0 and not (np.isfinite(price[t, col]) and price[t, col] > 0.0):
-                    reason = REASON_DELISTED
-                elif kind == _KIND_REGIME_EXIT:
-                    reason = REASON_REGIME_EXIT
-                elif kind == _KIND_REGIME_ENTRY:
-                    reason = REASON_REGIME_ENTRY
-                elif h_buf[j] == 0.0:
-                    reason = REASON_ENTRY
-                elif w_buf[j] == 0.0:
-                    reason = REASON_EXIT
-                else:
-                    reason = REASON_REWEIGHT
-                notional = abs(d)
-                tx_row[n_tx] = t
-                tx_col[n_tx] = col
-                tx_qty[n_tx] = d / px
-                tx_price[n_tx] = px
-                tx_notional[n_tx] = notional
-                tx_fee[n_tx] = fee_rate * notional
-                tx_slip[n_tx] = slippage_rate * notional
-                tx_gas[n_tx] = gas
-                tx_reason[n_tx] = reason
-                fee_day[o] += fee_rate * notional
-                slip_day[o] += slippage_rate * notional
-                gas_day[o] += gas
+                has_close = is_stable or (price[t, col] > 0.0 and price[t, col] < np.inf)
+                target = w_stable if is_stable else w_buf[j]
+                q = abs(dj)
+                slip = slippage_rate[k, col] * q + impact[k, col] * q * np.sqrt(q)
+                if n_tx == tx_int.shape[0]:
+                    tx_int, tx_val = _grow(tx_int), _grow(tx_val)
+                tx_int[n_tx, 0] = t
+                tx_int[n_tx, 1] = col
+                tx_int[n_tx, 2] = _reason(kind, is_stable, hj != 0.0, target, has_close)
+                tx_val[n_tx, 0] = dj / px
+                tx_val[n_tx, 1] = px
+                tx_val[n_tx, 2] = q
+                tx_val[n_tx, 3] = fee_rate * q
+                tx_val[n_tx, 4] = platform_rate * q
+                tx_val[n_tx, 5] = slip
+                tx_val[n_tx, 6] = gas[k]
+                for c in range(4):
+                    day_cost[o, c] += tx_val[n_tx, 3 + c]
                 n_tx += 1
-            # new book: quantities at the targets, holdings records
+            turnover[o] = 0.5 * to
+            # new book: quantities after the trades, holdings records
             n_held = 0
             for j in range(m):
                 i = involved[j]
-                mark[i] = False
-                if w_buf[j] > 0.0:
-                    qty[i] = w_buf[j] * x / last_px[i]
+                v = post[j]
+                if v > 0.0:
+                    if n_h + 1 >= h_int.shape[0]:
+                        h_int, h_val = _grow(h_int), _grow(h_val)
+                    qty[i] = v / last_px[i]
                     held[n_held] = i
                     n_held += 1
-                    h_row[n_h] = t
-                    h_col[n_h] = i
-                    h_qty[n_h] = qty[i]
-                    h_price[n_h] = last_px[i]
-                    h_value[n_h] = w_buf[j] * x
-                    h_weight[n_h] = w_buf[j]
+                    h_int[n_h, 0] = t
+                    h_int[n_h, 1] = i
+                    h_val[n_h, 0] = qty[i]
+                    h_val[n_h, 1] = last_px[i]
+                    h_val[n_h, 2] = v
+                    h_val[n_h, 3] = v / x
                     n_h += 1
                 else:
                     qty[i] = 0.0
-            stable_qty = w_stable * x / sp
-            if w_stable > 0.0:
-                h_row[n_h] = t
-                h_col[n_h] = stable_col
-                h_qty[n_h] = stable_qty
-                h_price[n_h] = sp
-                h_value[n_h] = w_stable * x
-                h_weight[n_h] = w_stable
+            v_s = post_s
+            stable_qty = v_s / sp
+            if v_s > 0.0:
+                if n_h == h_int.shape[0]:
+                    h_int, h_val = _grow(h_int), _grow(h_val)
+                h_int[n_h, 0] = t
+                h_int[n_h, 1] = stable_col
+                h_val[n_h, 0] = stable_qty
+                h_val[n_h, 1] = sp
+                h_val[n_h, 2] = v_s
+                h_val[n_h, 3] = v_s / x
                 n_h += 1
-            value = 0.0
+            value = stable_qty * sp
             for j in range(n_held):
                 value += qty[held[j]] * last_px[held[j]]
-            value += stable_qty * sp
             k += 1
         nav[o] = value
         stable_value[o] = stable_qty * sp
         n_hold[o] = n_held
     return (
-        nav, stable_value, turnover, fee_day, slip_day, gas_day, n_hold,
-        tx_row[:n_tx], tx_col[:n_tx], tx_qty[:n_tx], tx_price[:n_tx], tx_notional[:n_tx],
-        tx_fee[:n_tx], tx_slip[:n_tx], tx_gas[:n_tx], tx_reason[:n_tx],
-        h_row[:n_h], h_col[:n_h], h_qty[:n_h], h_price[:n_h], h_value[:n_h], h_weight[:n_h],
+        nav, stable_value, turnover, day_cost, n_hold,
+        tx_int[:n_tx], tx_val[:n_tx], un_int[:n_un], un_val[:n_un], h_int[:n_h], h_val[:n_h],
         status, fail_at,
     )
-
-
-@njit(cache=True)
-def _solve_with_cash(w, h, c, gas, nav_pre, stable_is_asset):
-    """Solve with gas charged per order; the last leg is the stable sleeve (no order when cash)."""
-    x = nav_pre
-    last = w.shape[0] - 1
-    for _ in range(200):
-        f = x - nav_pre
-        df = 1.0
-        for j in range(w.shape[0]):
-            d = w[j] * x - h[j]
-            if d != 0.0:
-                f += c[j] * abs(d)
-                if j < last or stable_is_asset:
-                    f += gas
-                df += c[j] * w[j] * (1.0 if d > 0.0 else -1.0)
-        if abs(f) <= 1e-13 * nav_pre:
-            return x, True
-        step = f / df
-        if step == 0.0:
-            return x, True
-        x -= step
-    return x, False

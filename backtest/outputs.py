@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from backtest.kernels import REASON_NAMES
+from backtest.kernels import REASON_NAMES, UNFILLED_REASONS
 from backtest.result import BacktestResult
 from backtest.stats import compute_stats
 from index_engine import __version__
@@ -20,30 +20,37 @@ CASH_ID = "cash"
 
 
 class SimulationArrays(NamedTuple):
+    """The replay kernel's raw output (see ``backtest.kernels.simulate``)."""
+
     nav: np.ndarray
     stable_value: np.ndarray
     turnover: np.ndarray
-    fee: np.ndarray
-    slippage: np.ndarray
-    gas: np.ndarray
+    day_cost: np.ndarray  # (L, 4): fee, platform fee, slippage, gas
     n_holdings: np.ndarray
-    tx_row: np.ndarray
-    tx_col: np.ndarray
-    tx_qty: np.ndarray
-    tx_price: np.ndarray
-    tx_notional: np.ndarray
-    tx_fee: np.ndarray
-    tx_slippage: np.ndarray
-    tx_gas: np.ndarray
-    tx_reason: np.ndarray
-    h_row: np.ndarray
-    h_col: np.ndarray
-    h_qty: np.ndarray
-    h_price: np.ndarray
-    h_value: np.ndarray
-    h_weight: np.ndarray
+    tx_int: np.ndarray  # row, col, reason
+    tx_val: np.ndarray  # signed quantity, price, notional, fee, platform fee, slippage, gas
+    un_int: np.ndarray  # row, col, reason
+    un_val: np.ndarray  # signed requested notional, filled notional, price
+    h_int: np.ndarray  # row, col
+    h_val: np.ndarray  # quantity, price, value, weight
     status: int
     fail_at: int
+
+    @property
+    def fee(self) -> np.ndarray:
+        return self.day_cost[:, 0]
+
+    @property
+    def platform_fee(self) -> np.ndarray:
+        return self.day_cost[:, 1]
+
+    @property
+    def slippage(self) -> np.ndarray:
+        return self.day_cost[:, 2]
+
+    @property
+    def gas(self) -> np.ndarray:
+        return self.day_cost[:, 3]
 
 
 def _labels(market: MarketData, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +69,10 @@ def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationArrays, level:
         "regime": regime,
         "stable_weight": sim.stable_value / sim.nav,
         "turnover": sim.turnover,
-        "costs": sim.fee + sim.slippage + sim.gas,
+        "costs": sim.day_cost.sum(axis=1),
         "n_holdings": sim.n_holdings,
         "fee": sim.fee,
+        "platform_fee": sim.platform_fee,
         "slippage": sim.slippage,
         "gas": sim.gas,
         "signal": _at_decision(plan.regime.signal, rows - plan.decision_lag),
@@ -79,32 +87,50 @@ def _at_decision(series: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def holdings_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
-    ids, syms = _labels(market, sim.h_col)
+    ids, syms = _labels(market, sim.h_int[:, 1])
     return pl.DataFrame({
-        "date": market.dates[sim.h_row],
+        "date": market.dates[sim.h_int[:, 0]],
         "asset_id": pl.Series(ids, dtype=pl.Utf8),
         "symbol": pl.Series(syms, dtype=pl.Utf8),
-        "quantity": sim.h_qty,
-        "price": sim.h_price,
-        "value": sim.h_value,
-        "weight": sim.h_weight,
+        "quantity": sim.h_val[:, 0],
+        "price": sim.h_val[:, 1],
+        "value": sim.h_val[:, 2],
+        "weight": sim.h_val[:, 3],
     })
 
 
 def transactions_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
-    ids, syms = _labels(market, sim.tx_col)
+    ids, syms = _labels(market, sim.tx_int[:, 1])
+    v = sim.tx_val
     return pl.DataFrame({
-        "date": market.dates[sim.tx_row],
+        "date": market.dates[sim.tx_int[:, 0]],
         "asset_id": pl.Series(ids, dtype=pl.Utf8),
         "symbol": pl.Series(syms, dtype=pl.Utf8),
-        "side": np.where(sim.tx_qty > 0, "buy", "sell"),
-        "quantity": np.abs(sim.tx_qty),
-        "price": sim.tx_price,
-        "notional": sim.tx_notional,
-        "fee": sim.tx_fee,
-        "slippage": sim.tx_slippage,
-        "gas": sim.tx_gas,
-        "reason": pl.Series(np.asarray(REASON_NAMES, dtype=object)[sim.tx_reason], dtype=pl.Utf8),
+        "side": np.where(v[:, 0] > 0, "buy", "sell"),
+        "quantity": np.abs(v[:, 0]),
+        "price": v[:, 1],
+        "notional": v[:, 2],
+        "fee": v[:, 3],
+        "slippage": v[:, 5],
+        "gas": v[:, 6],
+        "reason": pl.Series(np.asarray(REASON_NAMES, dtype=object)[sim.tx_int[:, 2]], dtype=pl.Utf8),
+        "platform_fee": v[:, 4],
+    })
+
+
+def unfilled_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
+    """Orders skipped (below min_order_usd) or cut (max_participation), with what was filled."""
+    ids, syms = _labels(market, sim.un_int[:, 1])
+    v = sim.un_val
+    return pl.DataFrame({
+        "date": market.dates[sim.un_int[:, 0]],
+        "asset_id": pl.Series(ids, dtype=pl.Utf8),
+        "symbol": pl.Series(syms, dtype=pl.Utf8),
+        "side": np.where(v[:, 0] > 0, "buy", "sell"),
+        "requested_notional": np.abs(v[:, 0]),
+        "filled_notional": v[:, 1],
+        "price": v[:, 2],
+        "reason": pl.Series(np.asarray(UNFILLED_REASONS, dtype=object)[sim.un_int[:, 2]], dtype=pl.Utf8),
     })
 
 
@@ -134,20 +160,24 @@ def build_result(
     sim: SimulationArrays,
     level: np.ndarray,
     benchmarks: list[tuple[str, BacktestResult]] = (),
+    cost_warnings: tuple = (),
 ) -> BacktestResult:
     nav = nav_frame(market, plan, sim, level)
     rows = np.arange(plan.first_row, plan.last_row + 1)
     dates = market.dates[rows]
     switches = regime_switch_dates(market, plan)
     risk_on = sim.n_holdings > 0
-    stats = compute_stats(dates, sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas, risk_on, len(switches))
+    stats = compute_stats(dates, sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas, risk_on, len(switches),
+                          platform_fee=sim.platform_fee, initial_value=cfg.backtest.initial_nav)
     zero = np.zeros_like(sim.nav)
-    gross = compute_stats(dates, level, sim.turnover, zero, zero, zero, risk_on, len(switches))
+    gross = compute_stats(dates, level, sim.turnover, zero, zero, zero, risk_on, len(switches), initial_value=1000.0)
     kinds, counts = np.unique(plan.trade_kind, return_counts=True)
     stats["n_trades_by_kind"] = {KIND_NAMES[k]: int(c) for k, c in zip(kinds, counts)}
-    stats["n_transactions"] = int(sim.tx_row.size)
+    stats["n_transactions"] = int(sim.tx_int.shape[0])
+    unfilled = unfilled_frame(market, sim)
+    stats["n_unfilled_orders"] = unfilled.height
     warnings = {w.kind: {"count": w.count, "message": w.message, "examples": list(w.examples)}
-                for w in (*market.warnings, *plan.warnings)}
+                for w in (*market.warnings, *plan.warnings, *cost_warnings)}
     summary = {
         "index": cfg.name,
         "statistics": stats,
@@ -176,4 +206,5 @@ def build_result(
         summary=summary,
         plan=plan,
         benchmarks=benchmarks_frame(list(benchmarks)),
+        unfilled=unfilled,
     )

@@ -12,7 +12,7 @@ from index_engine.config import IndexConfig
 from index_engine.plan import IndexPlan
 
 OUTPUT_FILES = (
-    "nav.parquet", "holdings.parquet", "transactions.parquet", "benchmarks.parquet", "summary.json", "report.html",
+    "nav.parquet", "holdings.parquet", "transactions.parquet", "benchmarks.parquet", "unfilled.parquet", "summary.json", "report.html",
 )
 
 
@@ -26,6 +26,7 @@ class BacktestResult:
     stats: the flat statistics dict; summary: stats + regime switches, warnings, config, hashes.
     plan: the methodology's trade dates and target weights (``index_engine.plan.IndexPlan``).
     benchmarks: long frame (date, benchmark, nav, index_level) of the ``benchmarks:`` series.
+    unfilled: orders skipped (``costs.min_order_usd``) or cut (``costs.max_participation``).
     """
 
     config: IndexConfig
@@ -36,6 +37,7 @@ class BacktestResult:
     summary: dict
     plan: IndexPlan
     benchmarks: pl.DataFrame | None = None
+    unfilled: pl.DataFrame | None = None
 
     def write(self, out_dir: str | Path, report: bool = True) -> Path:
         """Write nav/holdings/transactions Parquet, summary.json and (by default) report.html."""
@@ -46,7 +48,12 @@ class BacktestResult:
         self.transactions.write_parquet(out / "transactions.parquet")
         if self.benchmarks is not None:
             self.benchmarks.write_parquet(out / "benchmarks.parquet")
+        if self.unfilled is not None:
+            self.unfilled.write_parquet(out / "unfilled.parquet")
         (out / "summary.json").write_text(json.dumps(self.summary, indent=2, allow_nan=False) + "\n")
+        stale = out / "report.html"
+        if not report and stale.exists():
+            stale.unlink()  # never leave a report of an earlier run beside these outputs
         if report:
             from backtest.report import render_report
 
@@ -55,13 +62,18 @@ class BacktestResult:
             )
         return out
 
-    def transactions_hash(self, significant_digits: int = 10) -> str:
-        """sha256 of the transactions log with floats rounded to ``significant_digits``.
+    def transactions_hash(self) -> str:
+        """sha256 of the transactions log: ids, dates, sides and reasons exactly, prices to 10
+        significant digits, USD amounts (notional and costs) to the cent; quantity is left out as it
+        is notional / price.
 
         Pins a whole run in a golden test (like Lean's OrderListHash) while staying stable across
-        CPUs whose last-bit float results differ.
+        CPUs whose last-bit float results differ, including on tiny reweights where those bits are
+        amplified by cancellation.
         """
-        return frame_hash(self.transactions, significant_digits)
+        money = [c for c in ("notional", "fee", "platform_fee", "slippage", "gas") if c in self.transactions.columns]
+        frame = self.transactions.drop("quantity").with_columns(pl.col(money).round(2))
+        return frame_hash(frame, 10)
 
     def holdings_at(self, date) -> pl.DataFrame:
         """Holdings after the last trade date on or before ``date``."""

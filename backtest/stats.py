@@ -29,7 +29,7 @@ STATS_KEYS: tuple[str, ...] = (
     "max_drawdown", "max_drawdown_peak", "max_drawdown_trough", "max_drawdown_recovery",
     "max_drawdown_days", "calmar", "best_period", "worst_period",
     "turnover_total", "turnover_annualised",
-    "costs_fee", "costs_slippage", "costs_gas", "costs_total", "cost_drag_bps_per_year",
+    "costs_fee", "costs_platform_fee", "costs_slippage", "costs_gas", "costs_total", "cost_drag_bps_per_year",
     "n_regime_switches", "time_invested", "n_trade_dates",
 )
 
@@ -125,6 +125,8 @@ def compute_stats(
     gas: np.ndarray,
     risk_on: np.ndarray,
     n_regime_switches: int,
+    platform_fee: np.ndarray | None = None,
+    initial_value: float | None = None,
 ) -> dict[str, Any]:
     """Summary statistics of a backtest window as a flat JSON-serialisable dict (keys: ``STATS_KEYS``).
 
@@ -133,18 +135,22 @@ def compute_stats(
     non-trade dates), ``fee``/``slippage``/``gas`` (USD per observation), ``risk_on`` (bool: holds
     risk assets). Returns are fractions (0.1 = 10 %), dates ISO strings, durations calendar days,
     ``years = (end - start).days / 365``. Risk-free rate 0. Undefined values are ``None``.
+    ``platform_fee`` (USD per observation) is reported beside the exchange fee. ``initial_value``
+    (the money put in, before the first date's costs) is the base of ``total_return`` and ``cagr``;
+    by default ``nav[0]``.
     """
     d = _as_days(dates)
     nav = np.asarray(nav, dtype=np.float64)
     turnover = np.asarray(turnover, dtype=np.float64)
     fee, slippage, gas = (np.asarray(a, dtype=np.float64) for a in (fee, slippage, gas))
+    platform = np.zeros_like(fee) if platform_fee is None else np.asarray(platform_fee, dtype=np.float64)
     risk_on = np.asarray(risk_on, dtype=bool)
 
     T = d.size
     if T == 0:
         raise ValueError("compute_stats needs at least one observation")
     for name, a in (("nav", nav), ("turnover", turnover), ("fee", fee), ("slippage", slippage),
-                    ("gas", gas), ("risk_on", risk_on)):
+                    ("gas", gas), ("platform_fee", platform), ("risk_on", risk_on)):
         if a.shape != (T,):
             raise ValueError(f"{name} has shape {a.shape}, expected ({T},) like dates")
         if a.dtype != bool and not np.all(np.isfinite(a)):
@@ -157,7 +163,8 @@ def compute_stats(
     years = float((d[-1] - d[0]).astype(np.int64)) / DAYS_PER_YEAR
     ppy = periods_per_year(d) if T > 1 else None
 
-    growth = nav[-1] / nav[0]
+    start_value = float(nav[0]) if initial_value is None else float(initial_value)
+    growth = nav[-1] / start_value  # from the money put in, so first-day costs count
     total_return = growth - 1.0
     # expm1(log) keeps the sign of cagr identical to that of total_return; a very short window with
     # a large return would overflow a float (> e^709) and is reported as None.
@@ -187,8 +194,9 @@ def compute_stats(
 
     turnover_total = float(turnover.sum())
     costs_fee, costs_slippage, costs_gas = float(fee.sum()), float(slippage.sum()), float(gas.sum())
-    costs_total = costs_fee + costs_slippage + costs_gas
-    traded = (turnover > 0) | (fee > 0) | (slippage > 0) | (gas > 0)
+    costs_platform = float(platform.sum())
+    costs_total = costs_fee + costs_platform + costs_slippage + costs_gas
+    traded = (turnover > 0) | (fee > 0) | (platform > 0) | (slippage > 0) | (gas > 0)
 
     out: dict[str, Any] = {
         "start": _iso(d[0]),
@@ -196,7 +204,7 @@ def compute_stats(
         "n_observations": int(T),
         "years": years,
         "periods_per_year": _num(ppy),
-        "initial_nav": float(nav[0]),
+        "initial_nav": start_value,
         "final_nav": float(nav[-1]),
         "total_return": _num(total_return),
         "cagr": _num(cagr),
@@ -210,6 +218,7 @@ def compute_stats(
         "turnover_total": turnover_total,
         "turnover_annualised": _num(turnover_total / years) if years > 0 else None,
         "costs_fee": costs_fee,
+        "costs_platform_fee": costs_platform,
         "costs_slippage": costs_slippage,
         "costs_gas": costs_gas,
         "costs_total": costs_total,

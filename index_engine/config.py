@@ -99,16 +99,51 @@ class StableConfig(_Section):
     asset: str = Field("cash", description="'cash' (a $1 sleeve) or an asset_id from the data, priced")
 
 
+class SlippageConfig(_Section):
+    """Per-order slippage. ``fixed_bps``: ``bps`` of the traded notional. ``sqrt_impact``: rate =
+    spread_bps/2 + k·σ_i·sqrt(Q_i / ADV_i), σ_i the trailing daily volatility of log returns over
+    ``vol_window`` observations and ADV_i the trailing mean 24 h volume over ``adv_window``
+    observations, both at the decision date; assets without them pay ``fallback_bps`` (flagged)."""
+
+    model: Literal["fixed_bps", "sqrt_impact"] = "fixed_bps"
+    bps: float = Field(0.0, ge=0, lt=10_000)
+    k: float = Field(0.7, ge=0, description="impact coefficient Y of the square-root law")
+    spread_bps: float = Field(0.0, ge=0, lt=10_000, description="full bid-ask spread; half is paid")
+    vol_window: int = Field(30, ge=2)
+    adv_window: int = Field(30, ge=1)
+    fallback_bps: float = Field(100.0, ge=0, lt=10_000, description="rate for assets without volume or volatility")
+
+
 class CostsConfig(_Section):
     fee_bps: float = Field(10.0, ge=0, lt=10_000, description="exchange fee, bps of traded notional")
-    slippage_bps: float = Field(0.0, ge=0, lt=10_000, description="slippage, bps of traded notional")
+    slippage_bps: float = Field(0.0, ge=0, lt=10_000, description="fixed slippage, bps (shorthand for slippage.bps)")
     gas_usd: float = Field(0.0, ge=0, description="fixed cost per order, USD")
+    platform_fee_bps: float = Field(0.0, ge=0, lt=10_000, description="platform fee, bps of traded notional")
+    slippage: Optional[SlippageConfig] = None
+    gas_units: Optional[float] = Field(None, gt=0, description="gas per order; with gas_price_gwei priced in gas_asset")
+    gas_price_gwei: Optional[float] = Field(None, gt=0)
+    gas_asset: str = Field("ethereum", description="asset_id whose close prices gas (units × gwei × 1e-9)")
+    min_order_usd: float = Field(0.0, ge=0, description="orders below this notional are skipped and reported")
+    max_participation: Optional[float] = Field(None, gt=0, le=1, description="cap an order at this share of ADV")
 
     @model_validator(mode="after")
-    def _rate_below_one(self) -> "CostsConfig":
-        if self.fee_bps + self.slippage_bps >= 10_000:
-            raise ValueError("fee_bps + slippage_bps must be below 10000 (100%)")
+    def _consistent(self) -> "CostsConfig":
+        if self.slippage is not None and self.slippage_bps:
+            raise ValueError("give either costs.slippage_bps or costs.slippage, not both")
+        if (self.gas_units is None) != (self.gas_price_gwei is None):
+            raise ValueError("costs.gas_units and costs.gas_price_gwei go together")
+        linear = self.fee_bps + self.platform_fee_bps + self.slippage_model.bps
+        if self.slippage_model.model == "sqrt_impact":
+            linear = self.fee_bps + self.platform_fee_bps + max(self.slippage_model.spread_bps / 2,
+                                                                  self.slippage_model.fallback_bps)
+        if linear >= 10_000:
+            raise ValueError("fee_bps + platform_fee_bps + slippage must be below 10000 (100%)")
         return self
+
+    @property
+    def slippage_model(self) -> SlippageConfig:
+        """The effective slippage model (``slippage_bps`` is ``fixed_bps`` shorthand)."""
+        return self.slippage if self.slippage is not None else SlippageConfig(bps=self.slippage_bps)
 
 
 class BacktestConfig(_Section):

@@ -161,6 +161,14 @@ def build_plan(cfg: IndexConfig, market: MarketData) -> IndexPlan:
             f"no eligible asset at {int(empty.sum())} bullish trades: the stable sleeve is held there",
             [str(market.dates[r]) for r in trade_rows[empty][:10]],
         ))
+    if cfg.universe.assets is not None:
+        unknown = sorted(set(cfg.universe.assets) - set(market.asset_ids.tolist()))
+        if unknown:
+            warnings.append(DataWarning(
+                "unknown_assets", len(unknown),
+                f"universe.assets names {len(unknown)} asset_ids that are not in the data: they are ignored",
+                unknown[:10],
+            ))
     gap_warning = _stale_decision_warning(market, trade_rows, decision_rows)
     if gap_warning is not None:
         warnings.append(gap_warning)

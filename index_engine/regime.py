@@ -66,7 +66,9 @@ def compute_regime(market: MarketData, cfg: RegimeConfig, universe: UniverseConf
         try:
             col = market.asset_index(cfg.asset)
         except KeyError as exc:
-            raise ValueError(f"regime.asset: {exc.args[0]}") from None
+            from index_engine.plan import PlanError
+
+            raise PlanError(f"regime.asset: {exc.args[0]}") from None
         signal = _forward_filled(market.price[:, col])  # gaps carry the last close
     sma = rolling_mean(np.ascontiguousarray(signal, dtype=np.float64), cfg.window)
     state = regime_states(signal, sma, cfg.band, cfg.confirm)

@@ -29,7 +29,7 @@ REAL_DAILY = {
     "costs_fee": 237600.5247572221,
     "turnover_total": 25.21550151010824,
     "n_transactions": 17857,
-    "transactions_sha256": "f424f6fbab6a307e06ea71a3ca1eeea52047fffefd092b7069f0f7636711b1b7",
+    "transactions_sha256": "8c8694e7fd695180b5c4c61cc77eab306ed7ba9a15e1d3a8acedff2dab419f3b",
 }
 
 
@@ -45,7 +45,7 @@ SYNTHETIC_FLAGSHIP = {
     "costs_fee": 171611.12647140655,
     "turnover_total": 17.718896163747253,
     "n_transactions": 18184,
-    "transactions_sha256": "0db86e74c4d47cccfcab943b8f2f5826042bdd089f8d894ef9bb63a435988d91",
+    "transactions_sha256": "91ddad621e176b31bd5b3ff493f762180213dd3f6d923b8754df5d130dd07ea0",
 }
 
 

@@ -5,7 +5,13 @@ Each kernel is compiled with ``cache=True`` so a fresh process loads machine cod
 
 from index_engine.kernels.capping import cap_weights, weights_for_trades
 from index_engine.kernels.ranking import select_constituents
-from index_engine.kernels.rolling import positive_row_sum, regime_states, rolling_mean, trailing_mean_at
+from index_engine.kernels.rolling import (
+    positive_row_sum,
+    regime_states,
+    rolling_mean,
+    trailing_logret_std_at,
+    trailing_mean_at,
+)
 
 __all__ = [
     "cap_weights",
@@ -13,6 +19,7 @@ __all__ = [
     "regime_states",
     "rolling_mean",
     "select_constituents",
+    "trailing_logret_std_at",
     "trailing_mean_at",
     "weights_for_trades",
 ]

@@ -76,6 +76,38 @@ def trailing_mean_at(x: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray
 
 
 @njit(cache=True)
+def trailing_logret_std_at(price: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
+    """(R, N) sample std (ddof 1) of log returns between consecutive valid closes inside
+    ``price[r-window+1 : r+1, :]`` for each row r; NaN with fewer than 2 returns."""
+    r_count = rows.shape[0]
+    n = price.shape[1]
+    out = np.full((r_count, n), np.nan)
+    for k in range(r_count):
+        r = rows[k]
+        if r < 0:
+            continue
+        lo = max(0, r - window + 1)
+        for i in range(n):
+            prev = np.nan
+            s = 0.0
+            s2 = 0.0
+            c = 0
+            for j in range(lo, r + 1):
+                p = price[j, i]
+                if p > 0.0 and p < np.inf:
+                    if prev == prev:  # not NaN
+                        x = np.log(p / prev)
+                        s += x
+                        s2 += x * x
+                        c += 1
+                    prev = p
+            if c >= 2:
+                var = (s2 - s * s / c) / (c - 1)
+                out[k, i] = np.sqrt(max(var, 0.0))
+    return out
+
+
+@njit(cache=True)
 def regime_states(signal: np.ndarray, sma: np.ndarray, band: float, confirm: int) -> np.ndarray:
     """Bull (1) / bear (0) state at each observation, from data through that observation.
 
