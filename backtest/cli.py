@@ -91,13 +91,27 @@ def run(config, data, categories, out, start, end, no_report) -> None:
     console.print(f"{market!r}\nwrote {out_dir}/ in {time.perf_counter() - t0:.2f} s")
 
 
+def _attach_subcommands() -> None:
+    from index_engine.data.coingecko import data_cmd
+
+    main.add_command(data_cmd)
+
+
+_attach_subcommands()
+
+
 def entrypoint() -> None:
     """Run the CLI, turning known input errors into one clear line and exit code 2."""
     from backtest.engine import BacktestError
     from index_engine.config import ConfigError
     from index_engine.plan import PlanError
 
-    errors: tuple[type[BaseException], ...] = (ConfigError, PlanError, BacktestError, FileNotFoundError)
+    from backtest.costs import CostModelError
+    from index_engine.data.coingecko_client import CoinGeckoError
+
+    errors: tuple[type[BaseException], ...] = (
+        ConfigError, PlanError, BacktestError, CostModelError, CoinGeckoError, FileNotFoundError,
+    )
     try:
         from index_engine.data.loaders import DataError
 

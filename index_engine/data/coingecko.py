@@ -1,0 +1,332 @@
+"""Fetch CoinGecko market data into the project's long format: ``index-engine data fetch``.
+
+``fetch(top, days, out_dir)``:
+
+1. ``/coins/markets`` pages (250 per page) until ``top`` coins by market cap;
+2. per coin, ``/coins/{id}/market_chart`` (USD, daily) cached as ``out_dir/raw/<coin_id>.json``
+   (atomic writes; a re-run skips coins whose cache file exists, validates and was fetched with
+   the same ``days``);
+3. the ``stablecoins`` / ``wrapped-tokens`` category lists -> ``coingecko_categories.csv``;
+4. the long table ``coingecko_daily.parquet`` (date, asset_id, symbol, name, price_usd,
+   market_cap_usd, volume_24h_usd), checked by loading it with ``MarketData.from_parquet``.
+
+HTTP, the API key, rate limiting and response schemas: ``index_engine.data.coingecko_client``.
+Documentation: ``docs/coingecko.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import polars as pl
+
+from index_engine.data.coingecko_client import (
+    MARKET_CHART,
+    CoinGeckoClient,
+    CoinGeckoError,
+    MarketChart,
+    MarketCoin,
+    validate,
+)
+from index_engine.data.panel import MarketData
+
+__all__ = ["CoinGeckoClient", "CoinGeckoError", "FetchSummary", "data_cmd", "fetch", "fetch_summary"]
+
+log = logging.getLogger(__name__)
+
+PARQUET_NAME = "coingecko_daily.parquet"
+CATEGORIES_NAME = "coingecko_categories.csv"
+MARKETS_NAME = "coingecko_markets.json"
+RAW_DIR = "raw"
+CACHE_FORMAT = 1
+# CoinGecko category id -> project category; earlier entries win when a coin is in both lists.
+CATEGORY_SOURCES = {"stablecoins": "stablecoin", "wrapped-tokens": "wrapped"}
+MAX_CATEGORY_PAGES = 40
+COLUMNS = ("date", "asset_id", "symbol", "name", "price_usd", "market_cap_usd", "volume_24h_usd")
+_SERIES = (("prices", "price_usd"), ("market_caps", "market_cap_usd"), ("total_volumes", "volume_24h_usd"))
+
+
+@dataclass(frozen=True)
+class FetchSummary:
+    """What one ``fetch`` did; ``market`` is the validated panel of the written Parquet file."""
+
+    out_dir: Path
+    parquet: Path
+    categories: Path
+    n_coins: int
+    downloaded: int
+    cached: int
+    requests: int
+    market: MarketData
+
+
+def parse_days(days: str | int) -> str:
+    """``"max"`` or a positive whole number of days, as the API's ``days`` parameter."""
+    text = str(days).strip().lower()
+    if text == "max" or (text.isdigit() and int(text) > 0):
+        return "max" if text == "max" else str(int(text))
+    raise ValueError(f"days must be 'max' or a positive whole number, got {days!r}")
+
+
+def fetch(top: int, days: str | int, out_dir: str | Path, progress: bool = True, *,
+          client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False) -> Path:
+    """Fetch the top ``top`` coins' daily history into ``out_dir`` and return ``out_dir``.
+
+    Raises ``CoinGeckoError`` (one line: endpoint, coin, status or field) on HTTP errors other than
+    429, exhausted retries, schema violations, or when the assembled table fails validation;
+    ``ValueError`` for a bad ``top`` or ``days``.
+    """
+    return fetch_summary(top, days, out_dir, progress, client=client, per_page=per_page, refresh=refresh).out_dir
+
+
+def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: bool = True, *,
+                  client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False) -> FetchSummary:
+    """``fetch`` returning a ``FetchSummary`` (counts, paths and the loaded ``MarketData``)."""
+    if int(top) < 1:
+        raise ValueError(f"top must be >= 1, got {top}")
+    days = parse_days(days)
+    out = Path(out_dir)
+    raw = out / RAW_DIR
+    raw.mkdir(parents=True, exist_ok=True)
+    own = client is None
+    client = client or CoinGeckoClient()
+    try:
+        coins = top_coins(client, int(top), per_page)
+        fetched_at = _now()
+        _write_atomic(out / MARKETS_NAME, json.dumps(
+            {"fetched_at": fetched_at, "vs_currency": "usd", "coins": [c.model_dump() for c in coins]}, indent=1))
+        categories = category_map(client, {c.id for c in coins}, per_page)
+        charts, downloaded = _market_charts(client, coins, days, raw, progress, refresh)
+        requests = client.requests
+    finally:
+        if own:
+            client.close()
+    cats_path = out / CATEGORIES_NAME
+    lines = ["asset_id,category"] + [f"{_csv(k)},{v}" for k, v in sorted(categories.items())]
+    _write_atomic(cats_path, "\n".join(lines) + "\n")
+    frame = assemble(coins, charts)
+    parquet = out / PARQUET_NAME
+    tmp = parquet.with_name(f".{parquet.name}.{os.getpid()}.tmp")
+    try:
+        frame.write_parquet(tmp)
+        market = _load_checked(tmp, cats_path, parquet)  # an invalid table never replaces a good one
+        os.replace(tmp, parquet)
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.debug("wrote %s: %d coins, %d rows (%d downloaded, %d from cache)", parquet, len(coins), frame.height,
+              downloaded, len(coins) - downloaded)
+    return FetchSummary(out, parquet, cats_path, len(coins), downloaded, len(coins) - downloaded, requests, market)
+
+
+# ---- steps ------------------------------------------------------------------------------------
+
+
+def top_coins(client: CoinGeckoClient, top: int, per_page: int = 250) -> list[MarketCoin]:
+    """The first ``top`` distinct coins of ``/coins/markets`` by market cap (pages of ``per_page``)."""
+    coins: list[MarketCoin] = []
+    seen: set[str] = set()
+    page = 1
+    while len(coins) < top:
+        batch = client.markets(page, per_page)
+        for coin in batch:
+            if coin.id not in seen:  # ranks can shift between pages: skip repeats
+                seen.add(coin.id)
+                coins.append(coin)
+        if len(batch) < per_page:
+            break
+        page += 1
+    if not coins:
+        raise CoinGeckoError("CoinGecko /coins/markets (page 1): returned no coins")
+    if len(coins) < top:
+        log.warning("CoinGecko lists only %d coins (asked for %d)", len(coins), top)
+    return coins[:top]
+
+
+def category_map(client: CoinGeckoClient, coin_ids: set[str], per_page: int = 250) -> dict[str, str]:
+    """``{coin_id: category}`` for the coins in ``coin_ids`` that are in a ``CATEGORY_SOURCES`` list."""
+    out: dict[str, str] = {}
+    for cat_id, category in CATEGORY_SOURCES.items():
+        for page in range(1, MAX_CATEGORY_PAGES + 1):
+            batch = client.markets(page, per_page, category=cat_id)
+            for coin in batch:
+                if coin.id in coin_ids:
+                    out.setdefault(coin.id, category)
+            if len(batch) < per_page:
+                break
+    return out
+
+
+def _market_charts(client: CoinGeckoClient, coins: list[MarketCoin], days: str, raw: Path, progress: bool,
+                   refresh: bool) -> tuple[dict[str, MarketChart], int]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    charts: dict[str, MarketChart] = {}
+    downloaded = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
+        task = bar.add_task("market_chart", total=len(coins))
+        for coin in coins:
+            path = raw / f"{coin.id}.json"
+            chart = None if refresh else _read_cache(path, coin.id, days)
+            if chart is None:
+                bar.update(task, description=f"market_chart {coin.id}")
+                data, chart = client.market_chart(coin.id, days)
+                envelope = {"format": CACHE_FORMAT, "coin_id": coin.id, "vs_currency": "usd", "days": days,
+                            "interval": "daily", "fetched_at": _now(), "response": data}
+                _write_atomic(path, json.dumps(envelope, separators=(",", ":")))
+                downloaded += 1
+            charts[coin.id] = chart
+            bar.advance(task)
+        bar.update(task, description="market_chart")
+    return charts, downloaded
+
+
+def _read_cache(path: Path, coin_id: str, days: str) -> MarketChart | None:
+    """The cached chart if ``path`` exists, parses, matches the request and validates; else None."""
+    if not path.exists():
+        return None
+    try:
+        env = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(env, dict) or env.get("format") != CACHE_FORMAT or env.get("coin_id") != coin_id:
+            raise ValueError("not a cache file of this coin")
+        if env.get("days") != days or env.get("vs_currency") != "usd":
+            log.info("re-fetching %s: cached with days=%s, asked for days=%s", coin_id, env.get("days"), days)
+            return None
+        return validate(MARKET_CHART, env.get("response"), f"cache {path.name}")
+    except (ValueError, CoinGeckoError) as exc:  # json.JSONDecodeError is a ValueError
+        log.warning("re-fetching %s: cache file %s is invalid (%s)", coin_id, path, str(exc)[:200])
+        return None
+
+
+def assemble(coins: list[MarketCoin], charts: dict[str, MarketChart]) -> pl.DataFrame:
+    """The long table: one row per (UTC day, coin); the last point of a day wins; cap 0 -> null."""
+    frames = []
+    for series, column in _SERIES:
+        ids, ts, values = [], [], []
+        for coin in coins:
+            points = getattr(charts[coin.id], series)
+            ids += [coin.id] * len(points)
+            ts += [int(p[0]) for p in points]
+            values += [p[1] for p in points]
+        frame = (
+            pl.DataFrame({"asset_id": ids, "ts": ts, column: values},
+                         schema={"asset_id": pl.Utf8, "ts": pl.Int64, column: pl.Float64})
+            .with_columns(pl.from_epoch("ts", time_unit="ms").dt.date().alias("date"))
+            .sort("asset_id", "ts", maintain_order=True)
+            .unique(["asset_id", "date"], keep="last", maintain_order=True)
+            .select("asset_id", "date", column)
+        )
+        frames.append(frame)
+    empty = [c.id for c in coins if not charts[c.id].prices]
+    if empty:
+        log.warning("no price history for %d coin(s): %s", len(empty), ", ".join(empty[:10]))
+    long = frames[0]
+    for other in frames[1:]:
+        long = long.join(other, on=["asset_id", "date"], how="full", coalesce=True)
+    meta = pl.DataFrame({"asset_id": [c.id for c in coins], "symbol": [c.symbol.upper() for c in coins],
+                         "name": [c.name for c in coins]}, schema={"asset_id": pl.Utf8, "symbol": pl.Utf8,
+                                                                  "name": pl.Utf8})
+    return (
+        long.join(meta, on="asset_id", how="left")
+        .with_columns(pl.when(pl.col("market_cap_usd") > 0).then(pl.col("market_cap_usd")).alias("market_cap_usd"))
+        .sort("date", "asset_id")
+        .select(COLUMNS)
+    )
+
+
+def _load_checked(path: Path, categories: Path, final: Path) -> MarketData:
+    """Load ``path`` as ``MarketData`` (source named ``final``); a ``DataError`` becomes one line."""
+    from index_engine.data.loaders import DataError, DataQualityWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)  # kept in market.warnings
+            market = MarketData.from_parquet(path, categories=categories)
+    except DataError as exc:
+        text = " | ".join(str(exc).replace(str(path), str(final)).splitlines())
+        raise CoinGeckoError(f"assembled table {final} failed validation: {text}") from None
+    return dataclasses.replace(market, source=str(final))
+
+
+# ---- small helpers ----------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _csv(text: str) -> str:
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(ch in text for ch in ',"\n\r') else text
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---- command line -----------------------------------------------------------------------------
+
+
+class _EchoHandler(logging.Handler):
+    """Log records to the current stderr (looked up at emit time, so CliRunner capture works)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def _cli_logging() -> None:
+    for name in (__name__, "index_engine.data.coingecko_client"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+            handler = _EchoHandler(level=logging.INFO)
+            logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+@click.group(name="data")
+def data_cmd() -> None:
+    """Fetch market data into the long format (see docs/coingecko.md)."""
+
+
+@data_cmd.command("fetch")
+@click.option("--top", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Number of coins by market cap.")
+@click.option("--days", default="max", show_default=True, help="History length: 'max' or a number of days.")
+@click.option("--out", type=click.Path(file_okay=False), default="data", show_default=True, help="Output folder.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--refresh", is_flag=True, help="Download every market chart again, ignoring the cache.")
+@click.option("--min-interval", type=click.FloatRange(min=0), default=None,
+              help="Seconds between requests (default by plan: pro 0.12, demo 2, keyless 6).")
+def fetch_cmd(top: int, days: str, out: str, no_progress: bool, refresh: bool, min_interval: float | None) -> None:
+    """Download the top coins' daily USD history from CoinGecko into OUT (resumable).
+
+    The API key is read from $COINGECKO_PRO_API_KEY (Pro API) or $COINGECKO_API_KEY (Demo key).
+    """
+    try:
+        days = parse_days(days)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--days") from None
+    _cli_logging()
+    with CoinGeckoClient(min_interval=min_interval) as client:
+        s = fetch_summary(top, days, Path(out), progress=not no_progress, client=client, refresh=refresh)
+    m = s.market
+    click.echo(f"wrote {s.parquet} and {s.categories}: {s.n_coins} coins ({s.downloaded} downloaded, "
+               f"{s.cached} from cache, {s.requests} requests), {m.n_dates} days "
+               f"{m.dates[0]} .. {m.dates[-1]}" if m.n_dates else f"wrote {s.parquet}")
+    for w in m.warnings:
+        click.echo(f"warning {w.kind}: {w.message}", err=True)

@@ -1,0 +1,500 @@
+"""CoinGecko adapter, offline: a respx-mocked API serving hand-built responses in CoinGecko's shapes
+(tests/fixtures/coingecko) - success, 429/5xx retries, malformed payloads, resume, key secrecy, CLI."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import email.utils
+import json
+import logging
+import re
+import traceback
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+import respx
+from click.testing import CliRunner
+
+from index_engine.data import MarketData
+from index_engine.data.coingecko import (
+    CATEGORIES_NAME,
+    PARQUET_NAME,
+    data_cmd,
+    fetch,
+    fetch_summary,
+    parse_days,
+    top_coins,
+)
+from index_engine.data.coingecko_client import (
+    DEMO_HEADER,
+    PRO_BASE_URL,
+    PRO_HEADER,
+    CoinGeckoClient,
+    CoinGeckoError,
+    retry_after_seconds,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "coingecko"
+TOP5 = ["bitcoin", "ethereum", "tether", "usd-coin", "wrapped-bitcoin"]
+SECRET = "CG-t3stSecretKey-9f8e7d"
+
+
+def _load(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+class FakeCoinGecko:
+    """Serves /coins/markets (paginated by page/per_page, optionally by category) and market charts
+    from the fixtures; ``queue(path, ...)`` makes the next requests to ``path`` get other answers."""
+
+    def __init__(self) -> None:
+        self.markets = _load("markets.json")
+        self.categories = {"stablecoins": _load("category_stablecoins.json"),
+                           "wrapped-tokens": _load("category_wrapped-tokens.json")}
+        self.charts = {cid: _load(f"market_chart_{cid}.json") for cid in TOP5}
+        self.queued: dict[str, list] = defaultdict(list)
+        self.requests: list[httpx.Request] = []
+
+    def queue(self, path: str, *answers) -> None:
+        self.queued[path].extend(answers)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path.removeprefix("/api/v3")
+        if self.queued[path]:
+            answer = self.queued[path].pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        if path == "/coins/markets":
+            params = request.url.params
+            page, per_page = int(params["page"]), int(params["per_page"])
+            items = self.categories[params["category"]] if "category" in params else self.markets
+            return httpx.Response(200, json=items[(page - 1) * per_page: page * per_page])
+        match = re.fullmatch(r"/coins/([^/]+)/market_chart", path)
+        if match and match[1] in self.charts:
+            return httpx.Response(200, json=self.charts[match[1]])
+        return httpx.Response(404, json={"error": "coin not found"})
+
+    def chart_requests(self) -> list[str]:
+        return [r.url.path.split("/")[-2] for r in self.requests if r.url.path.endswith("/market_chart")]
+
+
+class FractionRNG:
+    """``uniform(a, b)`` returns ``a + f * (b - a)``: makes the jitter deterministic."""
+
+    def __init__(self, f: float) -> None:
+        self.f = f
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + self.f * (b - a)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_keys(monkeypatch):
+    monkeypatch.delenv("COINGECKO_API_KEY", raising=False)
+    monkeypatch.delenv("COINGECKO_PRO_API_KEY", raising=False)
+
+
+@pytest.fixture()
+def api():
+    fake = FakeCoinGecko()
+    with respx.mock(assert_all_called=False) as router:  # unmatched hosts raise: no real network
+        router.route(host="api.coingecko.com").mock(side_effect=fake)
+        router.route(host="pro-api.coingecko.com").mock(side_effect=fake)
+        yield fake
+
+
+@pytest.fixture()
+def sleeps():
+    return []
+
+
+def _client(sleeps, f: float = 0.5, **kw) -> CoinGeckoClient:
+    return CoinGeckoClient(sleep=sleeps.append, rng=FractionRNG(f), min_interval=0, **kw)
+
+
+# ---- success ----------------------------------------------------------------------------------
+
+
+def test_fetch_end_to_end(api, sleeps, tmp_path, monkeypatch):
+    monkeypatch.setenv("COINGECKO_API_KEY", SECRET)
+    with _client(sleeps) as client:
+        out = fetch(5, "max", tmp_path / "data", progress=False, client=client, per_page=2)
+    assert out == tmp_path / "data"
+    assert sorted(p.name for p in (out / "raw").iterdir()) == sorted(f"{c}.json" for c in TOP5)
+    # markets paginated 2 per page until 5 coins; categories until a short page
+    markets = [r.url.params for r in api.requests if r.url.path.endswith("/coins/markets")]
+    assert [(p.get("category"), p["page"]) for p in markets] == [
+        (None, "1"), (None, "2"), (None, "3"), ("stablecoins", "1"), ("stablecoins", "2"),
+        ("wrapped-tokens", "1"), ("wrapped-tokens", "2")]
+    assert all(p["vs_currency"] == "usd" and p["order"] == "market_cap_desc" for p in markets)
+    chart = [r for r in api.requests if r.url.path.endswith("/market_chart")]
+    assert sorted(api.chart_requests()) == sorted(TOP5)
+    assert dict(chart[0].url.params) == {"vs_currency": "usd", "days": "max", "interval": "daily"}
+    assert all(r.headers[DEMO_HEADER] == SECRET and PRO_HEADER not in r.headers for r in api.requests)
+    assert sleeps == []
+
+    frame = pl.read_parquet(out / PARQUET_NAME)
+    assert frame.columns == ["date", "asset_id", "symbol", "name", "price_usd", "market_cap_usd", "volume_24h_usd"]
+    assert frame.schema["date"] == pl.Date
+    assert frame.height == 5 + 4 + 5 + 5 + 5
+    btc = frame.filter(pl.col("asset_id") == "bitcoin").sort("date")
+    assert btc["date"].to_list() == [dt.date(2024, 1, d) for d in range(1, 6)]
+    assert btc["price_usd"][-1] == 44150.5  # intraday point after 00:00 on the same UTC day: the last wins
+    assert btc["symbol"][0] == "BTC" and btc["name"][0] == "Bitcoin"
+    eth = frame.filter(pl.col("asset_id") == "ethereum").sort("date")
+    assert eth["date"][0] == dt.date(2024, 1, 2) and eth["market_cap_usd"][0] is None  # 0 -> null
+    usdc = frame.filter(pl.col("asset_id") == "usd-coin").sort("date")
+    assert usdc["volume_24h_usd"][1] is None
+
+    cats = pl.read_csv(out / CATEGORIES_NAME)
+    assert cats.rows() == [("tether", "stablecoin"), ("usd-coin", "stablecoin"), ("wrapped-bitcoin", "wrapped")]
+    m = MarketData.from_parquet(out / PARQUET_NAME, categories=out / CATEGORIES_NAME)
+    assert m.price.shape == (5, 5) and list(m.asset_ids) == sorted(TOP5)
+    assert str(m.dates[0]) == "2024-01-01" and str(m.dates[-1]) == "2024-01-05"
+    cat = dict(zip(m.asset_ids, m.categories))
+    assert cat == {"bitcoin": "other", "ethereum": "other", "tether": "stablecoin", "usd-coin": "stablecoin",
+                   "wrapped-bitcoin": "wrapped"}
+    assert np.isnan(m.price[0, m.asset_index("ethereum")])
+    snapshot = json.loads((out / "coingecko_markets.json").read_text())
+    assert [c["id"] for c in snapshot["coins"]] == TOP5
+
+
+def test_fetch_summary_and_single_page(api, sleeps, tmp_path):
+    with _client(sleeps) as client:
+        s = fetch_summary(3, 30, tmp_path, progress=False, client=client)
+    assert (s.n_coins, s.downloaded, s.cached) == (3, 3, 0)
+    assert s.market.n_assets == 3 and s.parquet.exists()
+    assert all(r.url.params["days"] == "30" for r in api.requests if r.url.path.endswith("/market_chart"))
+    assert sum(r.url.path.endswith("/coins/markets") and "category" not in r.url.params for r in api.requests) == 1
+
+
+def test_assembled_table_is_validated_before_it_replaces_the_old_one(api, sleeps, tmp_path):
+    with _client(sleeps) as client:
+        s = fetch_summary(2, "max", tmp_path, progress=False, client=client)
+    assert s.market.source == str(tmp_path / PARQUET_NAME)
+    before = (tmp_path / PARQUET_NAME).read_bytes()
+    api.charts["bitcoin"] = api.charts["ethereum"] = {"prices": [], "market_caps": [], "total_volumes": []}
+    with _client(sleeps) as client, pytest.raises(CoinGeckoError, match="failed validation: .*no data rows"):
+        fetch(2, 7, tmp_path, progress=False, client=client)
+    assert (tmp_path / PARQUET_NAME).read_bytes() == before
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_top_coins_skips_repeats_across_pages(api, sleeps):
+    # a coin that moved down a rank between two page requests shows up on both pages
+    api.queue("/coins/markets", httpx.Response(200, json=api.markets[:2]),
+              httpx.Response(200, json=[api.markets[1], api.markets[2]]),
+              httpx.Response(200, json=api.markets[3:5]))
+    with _client(sleeps) as client:
+        assert [c.id for c in top_coins(client, 4, per_page=2)] == ["bitcoin", "ethereum", "tether", "usd-coin"]
+
+
+def test_stablecoin_wins_over_wrapped(api, sleeps, tmp_path):
+    api.categories["wrapped-tokens"] = api.categories["wrapped-tokens"] + [api.markets[3]]  # usd-coin in both
+    with _client(sleeps) as client:
+        out = fetch(5, "max", tmp_path, progress=False, client=client)
+    assert dict(pl.read_csv(out / CATEGORIES_NAME).rows())["usd-coin"] == "stablecoin"
+
+
+def test_progress_bar_runs(api, sleeps, tmp_path, capsys):
+    with _client(sleeps) as client:
+        fetch(2, "max", tmp_path, progress=True, client=client)
+    assert (tmp_path / PARQUET_NAME).exists()
+
+
+# ---- rate limiting and retries ----------------------------------------------------------------
+
+
+def test_429_with_retry_after_then_success(api, sleeps, tmp_path):
+    api.queue("/coins/bitcoin/market_chart",
+              httpx.Response(429, headers={"Retry-After": "7"}, json=_load("error_429.json")))
+    with _client(sleeps, f=0.5) as client:
+        fetch(2, "max", tmp_path, progress=False, client=client)
+    assert sleeps == [7.0]  # jitter 0.5 s < Retry-After: the header is the minimum
+    assert api.chart_requests() == ["bitcoin", "bitcoin", "ethereum"]
+
+
+def test_retry_after_http_date(api, sleeps, tmp_path):
+    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
+    date = email.utils.format_datetime(when, usegmt=True)
+    api.queue("/coins/markets", httpx.Response(429, headers={"Retry-After": date}))
+    with _client(sleeps, f=0.0) as client:
+        fetch(1, "max", tmp_path, progress=False, client=client)
+    assert len(sleeps) == 1 and 25 <= sleeps[0] <= 31
+
+
+def test_retry_after_parsing():
+    now = dt.datetime(2024, 1, 5, 12, 0, 0, tzinfo=dt.timezone.utc)
+    assert retry_after_seconds("12", now) == 12.0
+    assert retry_after_seconds("1.5", now) == 1.5
+    assert retry_after_seconds("Fri, 05 Jan 2024 12:00:42 GMT", now) == 42.0
+    assert retry_after_seconds("Fri, 05 Jan 2024 11:00:00 GMT", now) == 0.0  # in the past
+    assert retry_after_seconds("-3", now) == 0.0
+    assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_backoff_is_exponential_with_full_jitter(api, sleeps, tmp_path, status):
+    api.queue("/coins/bitcoin/market_chart", *[httpx.Response(status) for _ in range(5)])
+    with _client(sleeps, f=1.0, backoff_base=1.0, backoff_max=5.0) as client:  # jitter at its top
+        fetch(1, "max", tmp_path, progress=False, client=client)
+    assert sleeps == [1.0, 2.0, 4.0, 5.0, 5.0]  # min(backoff_max, base * 2**attempt)
+    sleeps.clear()
+    api.queue("/coins/bitcoin/market_chart", *[httpx.Response(status) for _ in range(4)])
+    with _client(sleeps, f=0.25, backoff_base=2.0) as client:
+        fetch(1, "max", tmp_path, progress=False, client=client, refresh=True)
+    assert sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_backoff_with_a_real_rng_stays_within_the_caps(sleeps):
+    import random
+
+    client = CoinGeckoClient(sleep=sleeps.append, rng=random.Random(3), backoff_base=1.0, backoff_max=60.0)
+    delays = [client.backoff_delay(k) for k in range(10)]
+    caps = [min(60.0, 2.0 ** k) for k in range(10)]
+    assert all(0 <= d <= c for d, c in zip(delays, caps)) and len(set(delays)) == 10
+    assert client.backoff_delay(0, retry_after=9.0) == 9.0
+
+
+def test_network_errors_are_retried(api, sleeps, tmp_path):
+    api.queue("/coins/markets", httpx.ConnectError("connection refused"), httpx.ReadTimeout("timed out"))
+    with _client(sleeps, f=1.0) as client:
+        fetch(1, "max", tmp_path, progress=False, client=client)
+    assert sleeps == [1.0, 2.0]
+
+
+def test_pacing_between_requests():
+    now = [100.0]
+    waits = []
+
+    def sleep(s):
+        waits.append(s)
+        now[0] += s
+
+    client = CoinGeckoClient(sleep=sleep, min_interval=2.0, clock=lambda: now[0])
+    client._pace()
+    now[0] += 0.5
+    client._pace()
+    now[0] += 3.0
+    client._pace()
+    assert waits == [1.5]
+    assert CoinGeckoClient().min_interval == 6.0  # keyless default
+
+
+def test_5xx_exhaustion_raises(api, sleeps, tmp_path):
+    api.queue("/coins/ethereum/market_chart", *[httpx.Response(502, text="<html>Bad Gateway</html>")] * 10)
+    with _client(sleeps, max_retries=3) as client, pytest.raises(CoinGeckoError) as info:
+        fetch(2, "max", tmp_path, progress=False, client=client)
+    msg = str(info.value)
+    assert "/coins/ethereum/market_chart" in msg and "coin ethereum" in msg and "HTTP 502" in msg
+    assert "after 4 attempts" in msg and "\n" not in msg
+    assert len(sleeps) == 3
+    assert (tmp_path / "raw" / "bitcoin.json").exists()  # what was fetched is kept for the resume
+
+
+def test_client_error_is_not_retried(api, sleeps, tmp_path):
+    api.queue("/coins/bitcoin/market_chart", httpx.Response(401, json=_load("error_10012.json")))
+    with _client(sleeps) as client, pytest.raises(CoinGeckoError) as info:
+        fetch(1, "max", tmp_path, progress=False, client=client)
+    msg = str(info.value)
+    assert "HTTP 401" in msg and "coin bitcoin" in msg and "error_code 10012" in msg and "--days 365" in msg
+    assert sleeps == []
+
+
+def test_unknown_coin_404(api, sleeps, tmp_path):
+    api.markets[0] = dict(api.markets[0], id="no-such-coin")
+    match = r"coin no-such-coin\): HTTP 404: coin not found"
+    with _client(sleeps) as client, pytest.raises(CoinGeckoError, match=match):
+        fetch(1, "max", tmp_path, progress=False, client=client)
+
+
+# ---- schema validation ------------------------------------------------------------------------
+
+
+def _bad_chart(kind: str) -> dict:
+    chart = copy.deepcopy(_load("market_chart_ethereum.json"))
+    if kind == "not_pair":
+        chart["prices"][1] = [1704240000000, 2355.44, 1.0]
+    elif kind == "negative":
+        chart["prices"][2][1] = -2209.67
+    elif kind == "missing":
+        del chart["total_volumes"]
+    elif kind == "text":
+        chart["market_caps"][3][1] = "272903110442.5"
+    elif kind == "seconds":
+        chart["prices"][0][0] = 1704153600
+    elif kind == "not_object":
+        chart = [1, 2]
+    return chart
+
+
+@pytest.mark.parametrize("kind, field", [
+    ("not_pair", "prices[1]"), ("negative", "prices[2][1]"), ("missing", "total_volumes: Field required"),
+    ("text", "market_caps[3][1]"), ("seconds", "prices[0][0]"), ("not_object", "(root)"),
+])
+def test_malformed_market_chart(api, sleeps, tmp_path, kind, field):
+    api.charts["ethereum"] = _bad_chart(kind)
+    with _client(sleeps) as client, pytest.raises(CoinGeckoError) as info:
+        fetch(2, "max", tmp_path, progress=False, client=client)
+    msg = str(info.value)
+    assert "/coins/ethereum/market_chart (coin ethereum)" in msg and "schema validation" in msg and field in msg
+    assert not (tmp_path / "raw" / "ethereum.json").exists()  # nothing invalid is cached
+    assert sleeps == []
+
+
+def test_malformed_markets_names_the_coin(api, sleeps, tmp_path):
+    api.markets[1] = {k: v for k, v in api.markets[1].items() if k != "market_cap"}
+    api.markets[2] = dict(api.markets[2], current_price=-1)
+    with _client(sleeps) as client, pytest.raises(CoinGeckoError) as info:
+        fetch(5, "max", tmp_path, progress=False, client=client)
+    msg = str(info.value)
+    assert "/coins/markets (page 1)" in msg
+    assert "[1].market_cap (coin ethereum): Field required" in msg and "[2].current_price (coin tether)" in msg
+
+
+def test_coin_id_that_is_not_a_safe_file_name(api, sleeps, tmp_path):
+    api.markets[0] = dict(api.markets[0], id="../evil")
+    with _client(sleeps) as client, pytest.raises(CoinGeckoError, match=r"\[0\]\.id \(coin \.\./evil\)"):
+        fetch(1, "max", tmp_path, progress=False, client=client)
+
+
+def test_body_that_is_not_json(api, sleeps, tmp_path):
+    api.queue("/coins/bitcoin/market_chart", httpx.Response(200, text="<html>maintenance</html>"))
+    with _client(sleeps) as client, pytest.raises(CoinGeckoError, match="coin bitcoin.*not JSON"):
+        fetch(1, "max", tmp_path, progress=False, client=client)
+
+
+def test_parse_days():
+    assert parse_days("max") == "max" and parse_days(" MAX ") == "max" and parse_days(365) == "365"
+    for bad in ("0", "-3", "1.5", "all", ""):
+        with pytest.raises(ValueError):
+            parse_days(bad)
+
+
+# ---- resume -----------------------------------------------------------------------------------
+
+
+def test_resume_skips_cached_and_refetches_corrupt(api, sleeps, tmp_path):
+    with _client(sleeps) as client:
+        fetch(5, "max", tmp_path, progress=False, client=client)
+    first = pl.read_parquet(tmp_path / PARQUET_NAME)
+    assert len(api.chart_requests()) == 5
+
+    api.requests.clear()
+    with _client(sleeps) as client:
+        s = fetch_summary(5, "max", tmp_path, progress=False, client=client)
+    assert api.chart_requests() == [] and (s.downloaded, s.cached) == (0, 5)
+    assert pl.read_parquet(tmp_path / PARQUET_NAME).equals(first)
+
+    raw = tmp_path / "raw"
+    (raw / "tether.json").write_text((raw / "tether.json").read_text()[:50])  # truncated by a crash
+    env = json.loads((raw / "usd-coin.json").read_text())
+    env["response"]["prices"][0][1] = -1.0  # parses, but violates the schema
+    (raw / "usd-coin.json").write_text(json.dumps(env))
+    api.requests.clear()
+    with _client(sleeps) as client:
+        fetch(5, "max", tmp_path, progress=False, client=client)
+    assert sorted(api.chart_requests()) == ["tether", "usd-coin"]
+    assert pl.read_parquet(tmp_path / PARQUET_NAME).equals(first)
+
+    api.requests.clear()  # another history length: the cache does not answer it
+    with _client(sleeps) as client:
+        fetch(2, 90, tmp_path, progress=False, client=client)
+    assert api.chart_requests() == ["bitcoin", "ethereum"]
+    assert json.loads((raw / "bitcoin.json").read_text())["days"] == "90"
+
+    api.requests.clear()
+    with _client(sleeps) as client:
+        fetch(2, 90, tmp_path, progress=False, client=client, refresh=True)
+    assert api.chart_requests() == ["bitcoin", "ethereum"]
+    assert not list(raw.glob(".*.tmp"))
+
+
+def test_resume_after_an_interrupted_run(api, sleeps, tmp_path):
+    api.queue("/coins/usd-coin/market_chart", *[httpx.Response(503)] * 3)
+    with _client(sleeps, max_retries=2) as client, pytest.raises(CoinGeckoError):
+        fetch(5, "max", tmp_path, progress=False, client=client)
+    assert not (tmp_path / PARQUET_NAME).exists()
+    api.requests.clear()
+    with _client(sleeps) as client:
+        fetch(5, "max", tmp_path, progress=False, client=client)
+    assert api.chart_requests() == ["usd-coin", "wrapped-bitcoin"]
+
+
+# ---- the API key stays secret -----------------------------------------------------------------
+
+
+def _files_text(folder: Path) -> str:
+    return "".join(p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("env", ["COINGECKO_API_KEY", "COINGECKO_PRO_API_KEY"])
+def test_api_key_never_appears(api, sleeps, tmp_path, monkeypatch, caplog, capsys, env):
+    monkeypatch.setenv(env, SECRET)
+    caplog.set_level(logging.DEBUG)  # httpx / httpcore debug logs included
+    api.queue("/coins/markets", httpx.Response(429, headers={"Retry-After": "1"}))
+    api.queue("/coins/ethereum/market_chart", httpx.ConnectError(f"boom with {SECRET}"))
+    with _client(sleeps) as client:
+        assert SECRET not in repr(client)
+        fetch(3, "max", tmp_path / "ok", progress=True, client=client)
+        # an error page that echoes the key back must not leak it into the exception either
+        api.queue("/coins/bitcoin/market_chart", httpx.Response(401, json={"error": f"invalid key {SECRET}"}))
+        with pytest.raises(CoinGeckoError) as info:
+            fetch(1, "max", tmp_path / "bad", progress=False, client=client)
+    header = PRO_HEADER if env == "COINGECKO_PRO_API_KEY" else DEMO_HEADER
+    assert api.requests[0].headers[header] == SECRET  # it was sent, as a header only
+    assert all(SECRET not in str(r.url) for r in api.requests)
+    assert "invalid key ***" in str(info.value) and env in str(info.value)
+    out = capsys.readouterr()
+    texts = {
+        "error": "".join(traceback.format_exception(info.value)),
+        "logs": caplog.text + "".join(str(r.args) for r in caplog.records),
+        "stdout/stderr": out.out + out.err,
+        "files": _files_text(tmp_path),
+    }
+    assert "retry" in texts["logs"]
+    for where, text in texts.items():
+        assert SECRET not in text, where
+
+
+def test_pro_key_selects_pro_api(api, sleeps, tmp_path, monkeypatch):
+    monkeypatch.setenv("COINGECKO_PRO_API_KEY", "pro-key")
+    monkeypatch.setenv("COINGECKO_API_KEY", "demo-key")
+    with _client(sleeps) as client:
+        assert client.plan == "pro" and client.base_url == PRO_BASE_URL
+        fetch(1, "max", tmp_path, progress=False, client=client)
+    assert {r.url.host for r in api.requests} == {"pro-api.coingecko.com"}
+    assert all(r.headers[PRO_HEADER] == "pro-key" and DEMO_HEADER not in r.headers for r in api.requests)
+
+
+# ---- command line -----------------------------------------------------------------------------
+
+
+def test_cli_fetch(api, tmp_path, monkeypatch):
+    monkeypatch.setenv("COINGECKO_API_KEY", SECRET)
+    out = tmp_path / "data"
+    args = ["fetch", "--top", "5", "--days", "max", "--out", str(out), "--no-progress", "--min-interval", "0"]
+    result = CliRunner().invoke(data_cmd, args)
+    assert result.exit_code == 0, result.output
+    assert "5 coins (5 downloaded, 0 from cache" in result.output and "2024-01-01 .. 2024-01-05" in result.output
+    m = MarketData.from_parquet(out / PARQUET_NAME, categories=out / CATEGORIES_NAME)
+    assert m.n_assets == 5 and SECRET not in result.output
+    again = CliRunner().invoke(data_cmd, args)
+    assert again.exit_code == 0 and "(0 downloaded, 5 from cache" in again.output
+
+
+def test_cli_errors(api, tmp_path):
+    bad = CliRunner().invoke(data_cmd, ["fetch", "--days", "forever", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--days" in bad.output
+    api.queue("/coins/markets", httpx.Response(403, json={"status": {"error_code": 10002, "error_message": "no"}}))
+    failed = CliRunner().invoke(data_cmd, ["fetch", "--top", "2", "--out", str(tmp_path), "--no-progress",
+                                           "--min-interval", "0"])
+    assert isinstance(failed.exception, CoinGeckoError) and "HTTP 403" in str(failed.exception)
+    assert data_cmd.name == "data" and "fetch" in data_cmd.commands
