@@ -27,10 +27,11 @@ def load_market(cfg, data: str | None, categories: str | None):
         return MarketData.synthetic(seed=s.seed, n_assets=s.n_assets, days=s.days, start=s.start,
                                     n_stablecoins=s.n_stablecoins)
     suffix = Path(path).suffix.lower()
+    scores = tuple(cfg.universe.min_scores)
     if suffix == ".csv":
-        return MarketData.from_csv(path, categories=cats)
+        return MarketData.from_csv(path, categories=cats, scores=scores)
     if suffix in (".parquet", ".pq"):
-        return MarketData.from_parquet(path, categories=cats)
+        return MarketData.from_parquet(path, categories=cats, scores=scores)
     raise click.BadParameter(f"{path}: expected a .parquet or .csv file", param_hint="--data")
 
 

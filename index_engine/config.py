@@ -36,6 +36,10 @@ class UniverseConfig(_Section):
     min_volume_usd: float = Field(0.0, ge=0, description="trailing mean 24 h volume, USD")
     volume_window: int = Field(30, ge=1, description="observations in the trailing volume mean")
     assets: Optional[list[str]] = Field(None, description="restrict the universe to these asset_ids")
+    min_scores: dict[str, float] = Field(
+        default_factory=dict,
+        description="{score column: minimum}: exclude assets whose score at the decision date is below it or missing",
+    )
 
     @field_validator("exclude_categories")
     @classmethod

@@ -19,7 +19,7 @@ from index_engine.data.panel import DataWarning, MarketData
 from index_engine.regime import BULL, RegimeSeries, compute_regime
 from index_engine.schedule import rebalance_mask
 from index_engine.selection import select
-from index_engine.universe import eligibility
+from index_engine.universe import ScoreError, eligibility_with_counts
 from index_engine.weighting import weigh
 
 KIND_INITIAL, KIND_SCHEDULED, KIND_REGIME_EXIT, KIND_REGIME_ENTRY = 0, 1, 2, 3
@@ -132,7 +132,10 @@ def build_plan(cfg: IndexConfig, market: MarketData) -> IndexPlan:
     decision_rows = trade_rows - lag
     active = regime_at[trade_rows] == BULL
 
-    elig = eligibility(market, cfg.universe, decision_rows, trade_rows, stable_col)
+    try:
+        elig, missing_scores = eligibility_with_counts(market, cfg.universe, decision_rows, trade_rows, stable_col)
+    except ScoreError as exc:
+        raise PlanError(str(exc)) from None
     score = np.nan_to_num(market.market_cap[np.maximum(decision_rows, 0)], nan=0.0)
     selected = select(score, elig, active, cfg.selection)
     weights, infeasible = weigh(score, selected, cfg.weighting)
@@ -160,6 +163,11 @@ def build_plan(cfg: IndexConfig, market: MarketData) -> IndexPlan:
             "selection_empty", int(empty.sum()),
             f"no eligible asset at {int(empty.sum())} bullish trades: the stable sleeve is held there",
             [str(market.dates[r]) for r in trade_rows[empty][:10]],
+        ))
+    if missing_scores:
+        warnings.append(DataWarning(
+            "missing_score", missing_scores,
+            f"{missing_scores} (asset, trade) pairs were excluded because a universe.min_scores score was missing",
         ))
     if cfg.universe.assets is not None:
         unknown = sorted(set(cfg.universe.assets) - set(market.asset_ids.tolist()))

@@ -6,8 +6,8 @@ sleeve's column (excluded from the risk universe). Produces: (R, N) bool eligibi
 An asset is eligible for trade k when, at the decision row d_k, it has a finite price > 0 and a
 market cap > 0, its category is not excluded, it has ``min_history_days`` of history (days since its
 first priced observation), a trailing mean volume >= ``min_volume_usd`` over ``volume_window``
-observations ending at d_k, it is in ``assets`` (when given) — and it has a valid price at the trade
-row t_k, since we never buy at a missing price.
+observations ending at d_k, it is in ``assets`` (when given), every score named in ``min_scores`` is present and at least its
+minimum at d_k — and it has a valid price at the trade row t_k, since we never buy at a missing price.
 """
 
 from __future__ import annotations
@@ -24,6 +24,29 @@ def _valid(x: np.ndarray) -> np.ndarray:
     return np.isfinite(x) & (x > 0)
 
 
+class ScoreError(ValueError):
+    """``universe.min_scores`` names a score the market data does not carry."""
+
+
+def score_screen(market: MarketData, cfg: UniverseConfig, decision_rows: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, int]:
+    """(R, N) bool: passes every ``min_scores`` screen at the decision rows; and how many otherwise
+    eligible (asset, trade) pairs were excluded for a missing score."""
+    ok = np.ones(base.shape, bool)
+    missing = np.zeros(base.shape, bool)
+    d = np.maximum(decision_rows, 0)
+    for name, minimum in cfg.min_scores.items():
+        if name not in market.scores:
+            raise ScoreError(
+                f"universe.min_scores: score column {name!r} is not loaded in the market data "
+                f"({market.source}); load it with scores=[{name!r}] or via the CLI, which loads every "
+                "min_scores column"
+            )
+        score = market.scores[name][d]
+        missing |= ~np.isfinite(score)
+        ok &= np.isfinite(score) & (score >= minimum)
+    return ok, int((base & missing).sum())
+
+
 def eligibility(
     market: MarketData,
     cfg: UniverseConfig,
@@ -32,6 +55,17 @@ def eligibility(
     stable_col: int = -1,
 ) -> np.ndarray:
     """(R, N) bool eligibility; rows with ``decision_rows < 0`` (no data yet) are all False."""
+    return eligibility_with_counts(market, cfg, decision_rows, trade_rows, stable_col)[0]
+
+
+def eligibility_with_counts(
+    market: MarketData,
+    cfg: UniverseConfig,
+    decision_rows: np.ndarray,
+    trade_rows: np.ndarray,
+    stable_col: int = -1,
+) -> tuple[np.ndarray, int]:
+    """``eligibility`` plus the number of (asset, trade) pairs excluded only for a missing score."""
     have = decision_rows >= 0
     d = np.maximum(decision_rows, 0)
     elig = _valid(market.price[d]) & _valid(market.market_cap[d]) & _valid(market.price[trade_rows])
@@ -46,4 +80,8 @@ def eligibility(
     if cfg.min_volume_usd > 0:
         vol = trailing_mean_at(market.volume, np.where(have, decision_rows, -1), cfg.volume_window)
         elig &= vol >= cfg.min_volume_usd
-    return elig
+    missing_scores = 0
+    if cfg.min_scores:
+        passed, missing_scores = score_screen(market, cfg, decision_rows, elig)
+        elig &= passed
+    return elig, missing_scores

@@ -129,3 +129,24 @@ def test_weekly_panel_and_a_hole_in_the_data_is_warned_about():
     object.__setattr__(holey, "dates", dates)
     plan = build_plan(cfg(selection={"top_n": 2}), holey)
     assert [w.kind for w in plan.warnings] == ["stale_decision"] and plan.warnings[0].count == 1
+
+
+def test_min_scores_screen_excludes_low_and_missing_scores_point_in_time():
+    import polars as pl
+
+    from index_engine import MarketData
+
+    rows = []
+    for day in range(6):
+        for asset, mc, grade in (("a", 3.0, 80.0), ("b", 2.0, 40.0 if day < 3 else 90.0), ("c", 1.0, None)):
+            rows.append({"date": f"2024-01-0{day + 1}", "asset_id": asset, "price_usd": 1.0,
+                         "market_cap_usd": mc, "grade": grade})
+    market = MarketData.from_frame(pl.DataFrame(rows), scores=["grade"])
+    plan = build_plan(cfg(selection={"top_n": 3}, universe={"min_scores": {"grade": 50}}), market)
+    held = [set(np.flatnonzero(w).tolist()) for w in plan.weights]
+    # trade k is at row k + 1 and decides on row k (lag 1): b's grade is 40 on rows 0-2, 90 from row 3
+    assert held[0] == {0} and held[2] == {0} and held[3] == {0, 1} and held[-1] == {0, 1}
+    warn = {w.kind: w.count for w in plan.warnings}
+    assert warn["missing_score"] == len(plan.trade_rows)  # c has no grade at every trade
+    with pytest.raises(PlanError, match="min_scores.*'rating'"):
+        build_plan(cfg(universe={"min_scores": {"rating": 1}}), market)

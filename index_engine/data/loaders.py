@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Sequence
 
 import numpy as np
 import polars as pl
@@ -37,10 +37,11 @@ class DataQualityWarning(UserWarning):
 # ---- public API -------------------------------------------------------------------------------
 
 
-def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet") -> MarketData:
+def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet", scores: Sequence[str] = ()) -> MarketData:
     """Load a long Parquet or CSV file (``fmt`` = ``"parquet"`` | ``"csv"``) into a dense panel.
 
     ``categories``: None, a categories CSV path, a frame with ``asset_id, category`` or a dict.
+    ``scores``: extra numeric columns to load as user scores (e.g. a rating), see ``MarketData.scores``.
     Raises ``DataError`` when the file is missing, unreadable, empty or invalid.
     """
     path = Path(path)
@@ -48,11 +49,12 @@ def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet
         raise DataError(f"unknown format {fmt!r} for {path}; expected 'parquet' or 'csv'")
     if not path.exists():
         raise DataError(f"market data file not found: {path}")
-    frame = _read_csv(path) if fmt == "csv" else _read_parquet(path)
-    return _build(frame, categories=categories, source=str(path), is_csv=fmt == "csv")
+    scores = tuple(scores)
+    frame = _read_csv(path, scores) if fmt == "csv" else _read_parquet(path, scores)
+    return _build(frame, categories=categories, source=str(path), is_csv=fmt == "csv", scores=scores)
 
 
-def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>") -> MarketData:
+def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>", scores: Sequence[str] = ()) -> MarketData:
     """Build a dense panel from a long pandas or polars frame (same columns as the files).
 
     pandas NaN values are treated as nulls (unknown); in a polars frame NaN is an error.
@@ -67,42 +69,49 @@ def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>")
             frame = pl.from_pandas(frame, include_index=named_index)
         except Exception as exc:  # noqa: BLE001 - e.g. mixed-type object columns
             raise DataError(f"{source}: cannot convert the pandas frame to polars: {exc}") from exc
-    _check_columns(frame.columns, source)
-    keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns]
-    return _build(frame.select(keep), categories=categories, source=source, is_csv=False)
+    scores = tuple(scores)
+    _check_columns(frame.columns, source, scores)
+    keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns] + list(scores)
+    return _build(frame.select(keep), categories=categories, source=source, is_csv=False, scores=scores)
 
 
 # ---- reading ----------------------------------------------------------------------------------
 
 
-def _check_columns(columns: list[str], source: str) -> None:
+def _check_columns(columns: list[str], source: str, scores: Sequence[str] = ()) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise DataError(
             f"{source}: missing required column(s) {', '.join(missing)}; expected "
             f"{', '.join(REQUIRED_COLUMNS)} (present: {', '.join(columns) or 'none'})"
         )
+    missing = [c for c in scores if c not in columns]
+    if missing:
+        raise DataError(
+            f"{source}: score column(s) {', '.join(missing)} named in universe.min_scores are not in the data "
+            f"(present: {', '.join(columns)})"
+        )
 
 
-def _read_parquet(path: Path) -> pl.DataFrame:
+def _read_parquet(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
     try:
         columns = list(pl.read_parquet_schema(path))
     except Exception as exc:  # noqa: BLE001 - any reader failure is a data error
         raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
-    _check_columns(columns, str(path))
-    keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns]
+    _check_columns(columns, str(path), scores)
+    keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns] + list(scores)
     try:
         return pl.read_parquet(path, columns=keep)
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
 
 
-def _read_csv(path: Path) -> pl.DataFrame:
+def _read_csv(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
     """Read every column as text so that bad values can be reported with their row."""
     try:
         columns = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-        _check_columns(columns, str(path))
-        keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns]
+        _check_columns(columns, str(path), scores)
+        keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns] + list(scores)
         return pl.read_csv(path, columns=keep, infer_schema=False)
     except DataError:
         raise
@@ -174,8 +183,9 @@ def _parse_dates(df: pl.DataFrame, source: str, is_csv: bool) -> pl.Series:
     return day.alias("date")
 
 
-def _parse_number(df: pl.DataFrame, name: str, source: str, is_csv: bool) -> pl.Series:
-    """A numeric column as float64 (null = unknown); rejects text, NaN, ±inf and negative values."""
+def _parse_number(df: pl.DataFrame, name: str, source: str, is_csv: bool, signed: bool = False) -> pl.Series:
+    """A numeric column as float64 (null = unknown); rejects text, NaN, ±inf and (unless
+    ``signed``, as for user score columns) negative values."""
     col = df[name]
     show = ["date", "asset_id", name]
     if col.dtype == pl.Utf8:
@@ -195,12 +205,12 @@ def _parse_number(df: pl.DataFrame, name: str, source: str, is_csv: bool) -> pl.
     if bad.height:
         _fail(source, name, "with non-finite values (NaN/inf)", "a finite number or null", bad, show, is_csv)
     bad = df.filter(value < 0)
-    if bad.height:
+    if bad.height and not signed:
         _fail(source, name, "with negative values", "a value >= 0", bad, show, is_csv)
     return value.alias(name)
 
 
-def _validate(frame: pl.DataFrame, source: str, is_csv: bool) -> pl.DataFrame:
+def _validate(frame: pl.DataFrame, source: str, is_csv: bool, scores: tuple[str, ...] = ()) -> pl.DataFrame:
     """Typed, validated frame: date (Date), asset_id (str), the numeric columns (f64), symbol, name."""
     _check_columns(frame.columns, source)
     if frame.height == 0:
@@ -218,6 +228,7 @@ def _validate(frame: pl.DataFrame, source: str, is_csv: bool) -> pl.DataFrame:
     cols = [df["_row"], _parse_dates(df, source, is_csv), df["asset_id"]]
     cols += [_parse_number(df, c, source, is_csv) for c in NUMERIC_COLUMNS if c in df.columns]
     cols += [df[c].cast(pl.Utf8) for c in ("symbol", "name") if c in df.columns]
+    cols += [_parse_number(df, c, source, is_csv, signed=True) for c in scores]
     return pl.DataFrame(cols)
 
 
@@ -289,8 +300,8 @@ def _price_warnings(price: np.ndarray, dates: np.ndarray, asset_ids: np.ndarray)
     return out
 
 
-def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool) -> MarketData:
-    df = _validate(frame, source, is_csv)
+def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool, scores: tuple[str, ...] = ()) -> MarketData:
+    df = _validate(frame, source, is_csv, scores)
     dates = df["date"].unique().sort()
     asset_ids = df["asset_id"].unique().sort()
     # dense 0-based indices of each row: position among the sorted unique dates / ids
@@ -326,4 +337,5 @@ def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool) -> M
         assets=assets,
         source=source,
         warnings=tuple(found),
+        scores={name: dense(name) for name in scores},
     )

@@ -41,6 +41,8 @@ class MarketData:
             first_date, last_date (first/last observation with a price).
         source: where the data came from (file path or a description), for messages and summaries.
         warnings: suspicious features found while loading.
+        scores: user-supplied (T, N) score columns by name (e.g. a rating), NaN = no score;
+            loaded when asked for (``scores=[...]``) and screened by ``universe.min_scores``.
     """
 
     dates: np.ndarray
@@ -51,29 +53,30 @@ class MarketData:
     assets: pl.DataFrame
     source: str = "<memory>"
     warnings: tuple[DataWarning, ...] = ()
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_parquet(cls, path: str | Path, categories: str | Path | None = None) -> "MarketData":
+    def from_parquet(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> "MarketData":
         """Load a long Parquet table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
-        return load_long_file(path, categories=categories, fmt="parquet")
+        return load_long_file(path, categories=categories, fmt="parquet", scores=scores)
 
     @classmethod
-    def from_csv(cls, path: str | Path, categories: str | Path | None = None) -> "MarketData":
+    def from_csv(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> "MarketData":
         """Load a long CSV table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
-        return load_long_file(path, categories=categories, fmt="csv")
+        return load_long_file(path, categories=categories, fmt="csv", scores=scores)
 
     @classmethod
-    def from_frame(cls, frame, categories=None, source: str = "<frame>") -> "MarketData":
+    def from_frame(cls, frame, categories=None, source: str = "<frame>", scores: tuple[str, ...] = ()) -> "MarketData":
         """Build from a long pandas or polars frame. ``categories`` may be a path, a frame with
         ``asset_id, category`` columns, or a ``{asset_id: category}`` mapping."""
         from index_engine.data.loaders import load_long_frame
 
-        return load_long_frame(frame, categories=categories, source=source)
+        return load_long_frame(frame, categories=categories, source=source, scores=scores)
 
     @classmethod
     def synthetic(cls, seed: int = 7, **kwargs) -> "MarketData":
@@ -131,6 +134,7 @@ class MarketData:
             volume=np.ascontiguousarray(self.volume[:stop, cols]),
             assets=assets,
             source=f"{self.source} (truncated at {last_date})",
+            scores={k: np.ascontiguousarray(v[:stop, cols]) for k, v in self.scores.items()},
         )
 
     def content_hash(self) -> str:
@@ -147,6 +151,9 @@ class MarketData:
         h.update("\x1f".join(str(c) for c in self.categories.tolist()).encode())
         for arr in (self.price, self.market_cap, self.volume):
             h.update(np.ascontiguousarray(arr).tobytes())
+        for name in sorted(self.scores):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(self.scores[name]).tobytes())
         return h.hexdigest()
 
     def __repr__(self) -> str:
@@ -166,6 +173,7 @@ def panel_from_dense(
     assets: pl.DataFrame,
     source: str = "<memory>",
     warnings: tuple[DataWarning, ...] = (),
+    scores: dict[str, np.ndarray] | None = None,
 ) -> MarketData:
     """Assemble a ``MarketData`` from already-validated dense arrays.
 
@@ -207,4 +215,5 @@ def panel_from_dense(
         assets=table,
         source=source,
         warnings=tuple(warnings),
+        scores={k: np.ascontiguousarray(v, dtype=np.float64) for k, v in (scores or {}).items()},
     )
