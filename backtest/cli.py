@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import click
+import polars as pl
 from rich.console import Console
 from rich.table import Table
 
@@ -73,11 +74,7 @@ def run(config, data, categories, out, start, end, no_report) -> None:
     from backtest import run_backtest
     from index_engine.config import IndexConfig
 
-    import warnings
-
-    from index_engine.data.loaders import DataQualityWarning
-
-    warnings.simplefilter("ignore", DataQualityWarning)  # they are printed from the summary below
+    _quiet_data_warnings()  # they are printed from the summary below
     t0 = time.perf_counter()
     cfg = IndexConfig.from_yaml(config)
     overrides = {k: v for k, v in (("backtest.start", start), ("backtest.end", end)) if v}
@@ -90,6 +87,99 @@ def run(config, data, categories, out, start, end, no_report) -> None:
     for kind, w in result.summary["warnings"].items():
         console.print(f"[yellow]warning[/] {kind}: {w['message']}")
     console.print(f"{market!r}\nwrote {out_dir}/ in {time.perf_counter() - t0:.2f} s")
+
+
+def _data_options(f):
+    f = click.option("--categories", type=click.Path(dir_okay=False), help="Categories CSV (asset_id,category).")(f)
+    f = click.option("--data", type=click.Path(dir_okay=False), help="Long market table (.parquet or .csv); default: the config's data section, else the embedded synthetic market.")(f)
+    return f
+
+
+def _quiet_data_warnings() -> None:
+    import warnings
+
+    from index_engine.data.loaders import DataQualityWarning
+
+    warnings.simplefilter("ignore", DataQualityWarning)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@_data_options
+@click.option("--as-of", "as_of", help="Date (YYYY-MM-DD); default: the last date of the data.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def holdings(config, data, categories, as_of, as_json) -> None:
+    """What the index holds at a date: constituents, weights, regime gauge, changes since the last rebalance."""
+    import json
+
+    from backtest.current import index_state
+    from index_engine.config import IndexConfig
+
+    _quiet_data_warnings()
+    cfg = IndexConfig.from_yaml(config)
+    state = index_state(cfg, load_market(cfg, data, categories), as_of)
+    if as_json:
+        click.echo(json.dumps(state.to_dict(), indent=2, allow_nan=False, default=str))
+        return
+    pct = lambda v: "–" if v is None else f"{v * 100:,.2f}%"  # noqa: E731
+    gauge = (f"regime [bold]{state.regime}[/]: signal {state.signal:,.0f} vs threshold {state.threshold:,.0f} "
+             f"({pct(state.distance)} away)") if state.distance is not None else f"regime [bold]{state.regime}[/] (signal undefined)"
+    console.print(f"{cfg.name} as of {state.as_of} · NAV {state.nav:,.2f} · last trade {state.last_trade} · "
+                  f"next rebalance {state.next_rebalance or 'next observation'}\n{gauge}")
+    table = Table(title="constituents")
+    for col in ("symbol", "asset_id", "target weight", "weight now", "price"):
+        table.add_column(col, justify="right" if col not in ("symbol", "asset_id") else "left")
+    for r in state.holdings.iter_rows(named=True):
+        table.add_row(str(r["symbol"]), r["asset_id"], pct(r["target_weight"]), pct(r["weight"]), f"{r['price']:,.6g}")
+    console.print(table)
+    changes = Table(title=f"changes at {state.last_trade} vs {state.previous_trade}")
+    for col in ("change", "symbol", "asset_id", "before", "after"):
+        changes.add_column(col)
+    for r in state.changes.filter(pl.col("change") != "reweight").iter_rows(named=True):
+        changes.add_row(r["change"], str(r["symbol"]), r["asset_id"], pct(r["weight_before"]), pct(r["weight_after"]))
+    n_rw = state.changes.filter(pl.col("change") == "reweight").height
+    console.print(changes)
+    console.print(f"{n_rw} constituents reweighted")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@_data_options
+@click.option("--amount", type=float, help="USD to invest (buy) or to redeem (sell).")
+@click.option("--side", type=click.Choice(["buy", "sell"]), default="buy", show_default=True)
+@click.option("--max-slippage-bps", type=float, default=100.0, show_default=True, help="Slippage tolerance per order.")
+@click.option("--holdings", "holdings_file", type=click.Path(dir_okay=False), help="Your holdings (CSV/JSON: asset_id, quantity) for a sell.")
+@click.option("--as-of", "as_of", help="Quote at the close of this date; default: the last date of the data.")
+@click.option("--json", "as_json", is_flag=True, help="Print the quote as one JSON object.")
+def quote(config, data, categories, amount, side, max_slippage_bps, holdings_file, as_of, as_json) -> None:
+    """Pre-trade quote: orders, fees, gas, estimated and maximum slippage, expected and minimum value."""
+    from backtest.quote import quote as make_quote
+    from backtest.quote import read_holdings
+    from index_engine.config import IndexConfig
+
+    _quiet_data_warnings()
+    cfg = IndexConfig.from_yaml(config)
+    held = read_holdings(holdings_file) if holdings_file else None
+    q = make_quote(cfg, load_market(cfg, data, categories), amount, side, max_slippage_bps, held, as_of)
+    if as_json:
+        click.echo(q.to_json())
+        return
+    table = Table(title=f"{side} {cfg.name} at the close of {q.as_of}")
+    for col in ("symbol", "side", "quantity", "ref. price", "notional", "fee", "platform", "est. slippage", "gas"):
+        table.add_column(col, justify="left" if col in ("symbol", "side") else "right")
+    for o in q.orders:
+        table.add_row(o["symbol"], o["side"], f"{o['quantity']:,.8g}", f"{o['reference_price']:,.6g}", f"{o['notional']:,.2f}",
+                      f"{o['exchange_fee']:,.2f}", f"{o['platform_fee']:,.2f}", f"{o['estimated_slippage']:,.2f}", f"{o['gas']:,.2f}")
+    console.print(table)
+    for label, value in (("amount", q.amount), ("platform fee", q.platform_fee), ("exchange fees", q.exchange_fee),
+                         ("gas", q.gas), ("estimated slippage", q.estimated_slippage),
+                         (f"maximum slippage ({max_slippage_bps:g} bps)", q.max_slippage),
+                         ("expected value", q.expected_value), ("minimum expected value", q.min_expected_value)):
+        console.print(f"{label:>34}: {value:>16,.2f} USD")
+    for s in q.skipped:
+        console.print(f"[yellow]skipped[/] {s['asset_id']}: {s['reason']} (requested {s['requested_notional']:,.2f})")
+    for w in q.warnings:
+        console.print(f"[yellow]warning[/] {w}")
 
 
 def _attach_subcommands() -> None:
@@ -108,10 +198,11 @@ def entrypoint() -> None:
     from index_engine.plan import PlanError
 
     from backtest.costs import CostModelError
+    from backtest.quote import QuoteError
     from index_engine.data.coingecko_client import CoinGeckoError
 
     errors: tuple[type[BaseException], ...] = (
-        ConfigError, PlanError, BacktestError, CostModelError, CoinGeckoError, FileNotFoundError,
+        ConfigError, PlanError, BacktestError, CostModelError, QuoteError, CoinGeckoError, FileNotFoundError,
     )
     try:
         from index_engine.data.loaders import DataError

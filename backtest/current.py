@@ -1,0 +1,146 @@
+"""What the index holds at a date: constituents, weights, the regime gauge and recent changes.
+
+Computed by replaying the index up to ``as_of`` with the same engine as the backtest, so the answer
+is by construction the backtest's holdings on that date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from backtest.engine import run_backtest
+from backtest.result import BacktestResult
+from index_engine.config import WEEKDAYS, IndexConfig
+from index_engine.data.panel import MarketData
+from index_engine.plan import PlanError
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """The index at the close of ``as_of``.
+
+    holdings: asset_id, symbol, target_weight (set at the last trade), weight (drifted to as_of),
+        price (last valid close), quantity, value — per 1 unit of the index NAV in ``result``.
+    changes: what the last trade changed versus the one before: asset_id, symbol, change
+        (entry | exit | reweight), weight_before, weight_after.
+    regime: bull/bear in effect; signal, sma, threshold (the level whose crossing switches the
+        regime) and distance = signal / threshold − 1 (None where undefined).
+    """
+
+    as_of: dt.date
+    last_trade: dt.date | None
+    previous_trade: dt.date | None
+    next_rebalance: dt.date | None
+    regime: str
+    signal: float | None
+    sma: float | None
+    threshold: float | None
+    distance: float | None
+    nav: float
+    holdings: pl.DataFrame
+    changes: pl.DataFrame
+    result: BacktestResult
+
+    def to_dict(self) -> dict:
+        num = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
+        return {
+            "as_of": str(self.as_of),
+            "last_trade": None if self.last_trade is None else str(self.last_trade),
+            "previous_trade": None if self.previous_trade is None else str(self.previous_trade),
+            "next_rebalance": None if self.next_rebalance is None else str(self.next_rebalance),
+            "regime": {"state": self.regime, "signal": num(self.signal), "sma": num(self.sma),
+                       "threshold": num(self.threshold), "distance": num(self.distance)},
+            "nav": self.nav,
+            "holdings": self.holdings.with_columns(pl.col(pl.Date).cast(pl.Utf8)).to_dicts(),
+            "changes": self.changes.to_dicts(),
+        }
+
+
+def next_rebalance_date(cfg: IndexConfig, after: dt.date) -> dt.date | None:
+    """The next scheduled rebalance day strictly after ``after`` (calendar rule, UTC days)."""
+    freq = cfg.rebalance.frequency
+    if freq == "weekly":
+        ahead = (WEEKDAYS.index(cfg.rebalance.weekday) - after.weekday()) % 7 or 7
+        return after + dt.timedelta(days=ahead)
+    if freq == "monthly":
+        return dt.date(after.year + (after.month == 12), after.month % 12 + 1, 1)
+    return None  # every observation: the next row of the data
+
+
+def _as_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def index_state(cfg: IndexConfig, market: MarketData, as_of=None) -> IndexState:
+    """Replay ``cfg`` up to ``as_of`` (default: the last date of the data) and describe the index."""
+    last_date = _as_date(market.dates[-1])
+    day = last_date if as_of is None else _as_date(as_of)
+    if day > last_date or day < _as_date(market.dates[0]):
+        raise PlanError(f"--as-of {day} is outside the data ({market.dates[0]} .. {last_date})")
+    row = int(np.searchsorted(market.dates, np.datetime64(day, "D"), side="right")) - 1
+    day = _as_date(market.dates[row])
+    result = run_backtest(cfg.with_overrides({"backtest.end": str(day)}), market, benchmarks=False)
+    nav_row = result.nav.row(result.nav.height - 1, named=True)
+    trades = result.holdings["date"].unique().sort()
+    last = trades[-1] if trades.len() else None
+    prev = trades[-2] if trades.len() > 1 else None
+    holdings = _drifted(result, market, last, row, nav_row["nav"])
+    changes = _changes(result, prev, last)
+    state = nav_row["regime"]
+    band = cfg.regime.band
+    sma = nav_row["signal_sma"]
+    threshold = sma * (1 - band) if state == "bull" else sma * (1 + band)
+    signal = nav_row["signal"]
+    distance = signal / threshold - 1 if np.isfinite(threshold) and threshold > 0 else None
+    return IndexState(
+        as_of=day, last_trade=last, previous_trade=prev, next_rebalance=next_rebalance_date(cfg, day),
+        regime=state, signal=signal, sma=sma, threshold=threshold, distance=distance, nav=nav_row["nav"],
+        holdings=holdings, changes=changes, result=result,
+    )
+
+
+def _drifted(result: BacktestResult, market: MarketData, last, row: int, nav: float) -> pl.DataFrame:
+    if last is None:
+        return pl.DataFrame(schema={"asset_id": pl.Utf8, "symbol": pl.Utf8, "target_weight": pl.Float64,
+                                    "weight": pl.Float64, "price": pl.Float64, "quantity": pl.Float64,
+                                    "value": pl.Float64})
+    book = result.holdings.filter(pl.col("date") == last)
+    prices = []
+    for asset, traded_price in zip(book["asset_id"].to_list(), book["price"].to_list()):
+        if asset == "cash":
+            prices.append(1.0)
+            continue
+        col = market.asset_index(asset)
+        px = market.price[: row + 1, col]
+        valid = np.flatnonzero(np.isfinite(px) & (px > 0))
+        prices.append(float(px[valid[-1]]) if valid.size else traded_price)
+    price = np.array(prices)
+    value = book["quantity"].to_numpy() * price
+    return pl.DataFrame({
+        "asset_id": book["asset_id"], "symbol": book["symbol"], "target_weight": book["weight"],
+        "weight": value / nav, "price": price, "quantity": book["quantity"], "value": value,
+    }).sort("weight", descending=True)
+
+
+def _changes(result: BacktestResult, prev, last) -> pl.DataFrame:
+    schema = {"asset_id": pl.Utf8, "symbol": pl.Utf8, "change": pl.Utf8, "weight_before": pl.Float64,
+              "weight_after": pl.Float64}
+    if last is None:
+        return pl.DataFrame(schema=schema)
+    after = result.holdings.filter(pl.col("date") == last).select("asset_id", "symbol", pl.col("weight").alias("weight_after"))
+    before = (result.holdings.filter(pl.col("date") == prev) if prev is not None else result.holdings.clear())
+    before = before.select("asset_id", pl.col("symbol").alias("symbol_b"), pl.col("weight").alias("weight_before"))
+    joined = after.join(before, on="asset_id", how="full", coalesce=True).with_columns(
+        pl.coalesce("symbol", "symbol_b").alias("symbol"),
+        pl.col("weight_before").fill_null(0.0),
+        pl.col("weight_after").fill_null(0.0),
+    )
+    return joined.with_columns(
+        pl.when(pl.col("weight_before") == 0).then(pl.lit("entry"))
+        .when(pl.col("weight_after") == 0).then(pl.lit("exit"))
+        .otherwise(pl.lit("reweight")).alias("change")
+    ).select(list(schema)).sort("change", "asset_id")

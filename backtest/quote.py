@@ -1,0 +1,226 @@
+"""The pre-trade quote: what buying (or redeeming) the index costs, with the backtest's cost model.
+
+Buy: ``amount`` USD is invested in the index's current holdings (weights drifted to ``as_of``),
+paying every cost out of the amount with the same exact solve as a backtest trade
+(``backtest.kernels.rebalance_legs``): the expected value is what the buyer holds afterwards.
+Sell: the user's holdings (or an index position worth ``amount``) are sold into the stable sleeve.
+
+Totals, all USD: platform_fee, exchange_fee, gas, estimated_slippage; max_slippage = the user's
+tolerance × each order's notional; expected_value = amount − fees − gas − estimated slippage;
+min_expected_value = amount − fees − gas − max slippage (for a sell, amount = gross proceeds).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from backtest.costs import build_cost_model
+from backtest.current import IndexState, index_state
+from backtest.kernels import rebalance_legs
+from index_engine.config import IndexConfig
+from index_engine.data.panel import MarketData
+
+
+class QuoteError(ValueError):
+    """The quote request is impossible (message says why and which input)."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    side: str
+    amount: float
+    as_of: str
+    orders: list[dict]
+    skipped: list[dict]
+    platform_fee: float
+    exchange_fee: float
+    gas: float
+    estimated_slippage: float
+    max_slippage: float
+    expected_value: float
+    min_expected_value: float
+    max_slippage_bps: float
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "side": self.side, "amount": self.amount, "as_of": self.as_of,
+            "orders": self.orders, "skipped_orders": self.skipped,
+            "platform_fee": self.platform_fee, "exchange_fee": self.exchange_fee, "gas": self.gas,
+            "estimated_slippage": self.estimated_slippage, "max_slippage": self.max_slippage,
+            "max_slippage_bps": self.max_slippage_bps,
+            "expected_value": self.expected_value, "min_expected_value": self.min_expected_value,
+            "warnings": self.warnings,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+
+def read_holdings(path: str | Path) -> dict[str, float]:
+    """A holdings file: CSV or JSON with ``asset_id`` and ``quantity`` (JSON: list of objects or a
+    mapping asset_id → quantity)."""
+    path = Path(path)
+    if not path.exists():
+        raise QuoteError(f"--holdings: file not found: {path}")
+    if path.suffix.lower() == ".json":
+        raw = json.loads(path.read_text())
+        rows = [{"asset_id": k, "quantity": v} for k, v in raw.items()] if isinstance(raw, dict) else raw
+        frame = pl.DataFrame(rows)
+    else:
+        frame = pl.read_csv(path)
+    missing = {"asset_id", "quantity"} - set(frame.columns)
+    if missing:
+        raise QuoteError(f"{path}: missing column(s) {sorted(missing)}; expected asset_id, quantity")
+    bad = frame.filter(pl.col("quantity").cast(pl.Float64, strict=False).is_null() | (pl.col("quantity").cast(pl.Float64, strict=False) < 0))
+    if bad.height:
+        raise QuoteError(f"{path}: quantity must be a number >= 0 (rows: {bad.head(5).to_dicts()})")
+    return {str(a): float(q) for a, q in zip(frame["asset_id"], frame["quantity"].cast(pl.Float64))}
+
+
+def quote(
+    cfg: IndexConfig,
+    market: MarketData,
+    amount: float | None,
+    side: str = "buy",
+    max_slippage_bps: float = 100.0,
+    holdings: dict[str, float] | None = None,
+    as_of=None,
+) -> Quote:
+    """Quote buying ``amount`` USD of the index, or selling ``holdings`` (or a position worth
+    ``amount``) — orders at the close of ``as_of`` (default: the last date of the data)."""
+    if side not in ("buy", "sell"):
+        raise QuoteError(f"--side must be 'buy' or 'sell', got {side!r}")
+    if amount is not None and not (np.isfinite(amount) and amount > 0):
+        raise QuoteError(f"--amount must be a positive number of USD, got {amount}")
+    if not (0 <= max_slippage_bps < 10_000):
+        raise QuoteError(f"--max-slippage-bps must be in [0, 10000), got {max_slippage_bps}")
+    state = index_state(cfg, market, as_of)
+    row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
+    costs = build_cost_model(cfg, market, np.array([row]), np.array([row]))
+    if side == "buy":
+        if amount is None:
+            raise QuoteError("--amount is required for a buy")
+        legs = _buy_legs(state, market, amount, costs)
+    else:
+        legs = _sell_legs(state, market, amount, holdings, costs)
+    return _assemble(side, state, market, legs, costs, max_slippage_bps)
+
+
+def _cols_prices(state: IndexState, market: MarketData) -> tuple[list[int], np.ndarray, np.ndarray, float]:
+    """Risk-asset columns of the current book, their prices and weights; the cash weight."""
+    cols, prices, weights, cash = [], [], [], 0.0
+    for r in state.holdings.iter_rows(named=True):
+        if r["asset_id"] == "cash":
+            cash += r["weight"]
+            continue
+        cols.append(market.asset_index(r["asset_id"]))
+        prices.append(r["price"])
+        weights.append(r["weight"])
+    return cols, np.array(prices, float), np.array(weights, float), cash
+
+
+def _buy_legs(state: IndexState, market: MarketData, amount: float, costs) -> dict:
+    cols, prices, w, w_cash = _cols_prices(state, market)
+    if not cols:
+        raise QuoteError(f"the index holds only the stable sleeve on {state.as_of} (regime {state.regime}): nothing to buy")
+    total = w.sum() + w_cash
+    w, w_cash = w / total, w_cash / total
+    base = costs.fee_rate + costs.platform_rate
+    lin = base + np.array([costs.slippage_rate[0, c] for c in cols])
+    imp = np.array([costs.impact[0, c] for c in cols])
+    cap = np.array([costs.order_cap[0, c] for c in cols])
+    x, post, post_s, frozen, requested, ok = rebalance_legs(
+        np.zeros(len(cols)), w, amount, w_cash, lin, imp, cap, 0.0, 0.0, costs.gas[0], 0.0, costs.min_order, amount,
+    )
+    if not ok or x <= 0:
+        raise QuoteError(f"the costs of buying ${amount:,.2f} exceed the amount (gas {costs.gas[0]:,.2f} per order)")
+    return {"cols": cols, "prices": prices, "notional": post, "frozen": frozen, "requested": requested, "sign": 1.0,
+            "amount": amount}
+
+
+def _sell_legs(state: IndexState, market: MarketData, amount, holdings, costs) -> dict:
+    if holdings is None:
+        if amount is None:
+            raise QuoteError("a sell needs --amount (an index position worth that much) or --holdings FILE")
+        cols, prices, w, _ = _cols_prices(state, market)
+        notional = amount * w
+    else:
+        unknown = sorted(a for a in holdings if a != "cash" and a not in set(market.asset_ids.tolist()))
+        if unknown:
+            raise QuoteError(f"--holdings names assets that are not in the data: {unknown[:10]}")
+        cols = [market.asset_index(a) for a in holdings if a != "cash"]
+        row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
+        prices = np.array([_last_close(market, c, row) for c in cols])
+        value = np.array([holdings[market.asset_ids[c]] for c in cols]) * prices
+        total = value.sum()
+        if total <= 0:
+            raise QuoteError("--holdings: nothing to sell (total value 0)")
+        fraction = 1.0 if amount is None else min(1.0, amount / total)
+        notional = value * fraction
+    cap = np.array([costs.order_cap[0, c] for c in cols])
+    keep = notional >= costs.min_order
+    frozen = np.where(~keep, 0, np.where(notional > cap, 1, -1)).astype(np.int8)
+    requested = np.where(frozen >= 0, notional, 0.0)
+    filled = np.where(keep, np.minimum(notional, cap), 0.0)
+    return {"cols": cols, "prices": prices, "notional": filled, "frozen": frozen, "requested": requested,
+            "sign": -1.0, "amount": float(notional.sum())}
+
+
+def _last_close(market: MarketData, col: int, row: int) -> float:
+    px = market.price[: row + 1, col]
+    valid = np.flatnonzero(np.isfinite(px) & (px > 0))
+    if not valid.size:
+        raise QuoteError(f"{market.asset_ids[col]} has no price on or before the quote date")
+    return float(px[valid[-1]])
+
+
+def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, costs, max_slippage_bps: float) -> Quote:
+    orders, skipped = [], []
+    tot = dict(platform=0.0, fee=0.0, gas=0.0, slip=0.0, max_slip=0.0, notional=0.0)
+    tolerance = max_slippage_bps / 1e4
+    warnings = []
+    for j, col in enumerate(legs["cols"]):
+        q = float(legs["notional"][j])
+        if legs["frozen"][j] >= 0:
+            skipped.append({"asset_id": str(market.asset_ids[col]), "requested_notional": float(legs["requested"][j]),
+                            "filled_notional": q, "reason": ("min_order", "max_participation")[legs["frozen"][j]]})
+        if q <= 0:
+            continue
+        slip = float(costs.slippage_rate[0, col] * q + costs.impact[0, col] * q ** 1.5)
+        max_slip = tolerance * q
+        order = {
+            "asset_id": str(market.asset_ids[col]), "symbol": str(market.symbols[col]), "side": side,
+            "quantity": q / legs["prices"][j], "reference_price": float(legs["prices"][j]), "notional": q,
+            "exchange_fee": costs.fee_rate * q, "platform_fee": costs.platform_rate * q,
+            "estimated_slippage": slip, "max_slippage": max_slip, "gas": float(costs.gas[0]),
+            "slippage_exceeds_tolerance": bool(slip > max_slip),
+        }
+        orders.append(order)
+        tot["platform"] += order["platform_fee"]
+        tot["fee"] += order["exchange_fee"]
+        tot["gas"] += order["gas"]
+        tot["slip"] += slip
+        tot["max_slip"] += max_slip
+        tot["notional"] += q
+    if not orders:
+        raise QuoteError(
+            f"every order is below costs.min_order_usd={costs.min_order:g}: the amount is too small for "
+            f"{len(legs['cols'])} constituents"
+        )
+    if any(o["slippage_exceeds_tolerance"] for o in orders):
+        warnings.append("estimated slippage exceeds the tolerance on some orders: they would revert")
+    amount = legs["amount"]
+    fixed = tot["platform"] + tot["fee"] + tot["gas"]
+    return Quote(
+        side=side, amount=amount, as_of=str(state.as_of), orders=orders, skipped=skipped,
+        platform_fee=tot["platform"], exchange_fee=tot["fee"], gas=tot["gas"],
+        estimated_slippage=tot["slip"], max_slippage=tot["max_slip"],
+        expected_value=amount - fixed - tot["slip"], min_expected_value=amount - fixed - tot["max_slip"],
+        max_slippage_bps=max_slippage_bps, warnings=warnings,
+    )
