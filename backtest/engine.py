@@ -10,11 +10,11 @@ import numpy as np
 
 from backtest.costs import CostModel, build_cost_model
 from backtest.kernels import STATUS_NAV_EXHAUSTED, STATUS_OK, simulate
-from backtest.outputs import SimulationArrays, build_result
+from backtest.outputs import SimulationArrays, build_result, run_statistics
 from backtest.result import BacktestResult
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
-from index_engine.plan import IndexPlan, PlanError, build_plan
+from index_engine.plan import IndexPlan, PlanCache, PlanError, build_plan, methodology_key
 
 
 class BacktestError(RuntimeError):
@@ -101,3 +101,15 @@ def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) 
     if benchmarks and cfg.benchmarks.enabled:
         bench = [(name, run_backtest(bcfg, market, benchmarks=False)) for name, bcfg in benchmark_configs(cfg, market)]
     return build_result(cfg, market, plan, sim, level, bench, costs.warnings)
+
+
+def backtest_statistics(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = None) -> dict:
+    """The statistics of ``run_backtest(cfg, market)`` without building any frame (for sweeps).
+
+    With a shared ``cache``, configs that differ only in costs or initial NAV reuse one plan, and
+    every plan reuses the regime signal and the rebalance calendar.
+    """
+    cache = cache or PlanCache()
+    plan = cache.get(("plan", methodology_key(cfg)), lambda: build_plan(cfg, market, cache))
+    sim = simulate_plan(cfg, market, plan)
+    return run_statistics(cfg, market, plan, sim)

@@ -143,6 +143,18 @@ def regime_switch_dates(market: MarketData, plan: IndexPlan) -> list[dict]:
     ]
 
 
+def run_statistics(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: SimulationArrays) -> dict:
+    """The flat statistics of a run (``backtest.stats.STATS_KEYS`` plus transaction counts)."""
+    rows = np.arange(plan.first_row, plan.last_row + 1)
+    n_switches = int(np.isin(plan.trade_kind, (2, 3)).sum())
+    stats = compute_stats(market.dates[rows], sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas,
+                          sim.n_holdings > 0, n_switches, platform_fee=sim.platform_fee,
+                          initial_value=cfg.backtest.initial_nav)
+    stats["n_transactions"] = int(sim.tx_int.shape[0])
+    stats["n_unfilled_orders"] = int(sim.un_int.shape[0])
+    return stats
+
+
 def benchmarks_frame(benchmarks: list[tuple[str, BacktestResult]]) -> pl.DataFrame:
     """Long frame: date, benchmark, nav (net of the same costs), index_level (gross, base 1000)."""
     frames = [
@@ -163,19 +175,15 @@ def build_result(
     cost_warnings: tuple = (),
 ) -> BacktestResult:
     nav = nav_frame(market, plan, sim, level)
-    rows = np.arange(plan.first_row, plan.last_row + 1)
-    dates = market.dates[rows]
     switches = regime_switch_dates(market, plan)
-    risk_on = sim.n_holdings > 0
-    stats = compute_stats(dates, sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas, risk_on, len(switches),
-                          platform_fee=sim.platform_fee, initial_value=cfg.backtest.initial_nav)
+    stats = run_statistics(cfg, market, plan, sim)
+    rows = np.arange(plan.first_row, plan.last_row + 1)
     zero = np.zeros_like(sim.nav)
-    gross = compute_stats(dates, level, sim.turnover, zero, zero, zero, risk_on, len(switches), initial_value=1000.0)
+    gross = compute_stats(market.dates[rows], level, sim.turnover, zero, zero, zero, sim.n_holdings > 0,
+                          len(switches), initial_value=1000.0)
     kinds, counts = np.unique(plan.trade_kind, return_counts=True)
     stats["n_trades_by_kind"] = {KIND_NAMES[k]: int(c) for k, c in zip(kinds, counts)}
-    stats["n_transactions"] = int(sim.tx_int.shape[0])
     unfilled = unfilled_frame(market, sim)
-    stats["n_unfilled_orders"] = unfilled.height
     warnings = {w.kind: {"count": w.count, "message": w.message, "examples": list(w.examples)}
                 for w in (*market.warnings, *plan.warnings, *cost_warnings)}
     summary = {

@@ -16,7 +16,7 @@ import numpy as np
 
 from index_engine.config import IndexConfig
 from index_engine.data.panel import DataWarning, MarketData
-from index_engine.regime import BULL, RegimeSeries, compute_regime
+from index_engine.regime import BULL, RegimeSeries, compute_regime, regime_signal
 from index_engine.schedule import rebalance_mask
 from index_engine.selection import select
 from index_engine.universe import ScoreError, eligibility_with_counts
@@ -28,6 +28,28 @@ KIND_NAMES = ("initial", "scheduled", "regime_exit", "regime_entry")
 
 class PlanError(ValueError):
     """The config cannot be applied to this market (message names the key and the problem)."""
+
+
+class PlanCache:
+    """Work shared by many configs over one market — regime series, schedules, whole plans —
+    computed once and reused (parameter sweeps). Keys are hashable descriptions of the inputs."""
+
+    def __init__(self) -> None:
+        self._memo: dict = {}
+
+    def get(self, key, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+
+def methodology_key(cfg: IndexConfig) -> str:
+    """Everything that decides the plan (not costs, initial NAV, benchmarks, data or names)."""
+    import json
+
+    body = cfg.model_dump(mode="json", include={"universe", "selection", "weighting", "rebalance", "regime", "stable"})
+    body["window"] = [str(cfg.backtest.start), str(cfg.backtest.end)]
+    return json.dumps(body, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -117,18 +139,31 @@ def trade_schedule(
     return rows[keep], kind[keep]
 
 
-def build_plan(cfg: IndexConfig, market: MarketData) -> IndexPlan:
+def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = None) -> IndexPlan:
+    """The methodology's trade dates and target weights for ``cfg`` over ``market``.
+
+    ``cache`` (optional) shares the regime series and the rebalance calendar between calls.
+    """
+    cache = cache or PlanCache()
     first, last = backtest_window(cfg, market)
     stable_col = stable_column(cfg, market)
     lag = cfg.rebalance.decision_lag
-    regime = compute_regime(market, cfg.regime, cfg.universe)
+    if cfg.regime.signal == "total_market_cap_sma":
+        signal_key = ("total_market_cap", tuple(cfg.universe.exclude_categories), tuple(cfg.universe.assets or ()))
+    else:
+        signal_key = (cfg.regime.signal, cfg.regime.asset)
+    signal = cache.get(("signal", signal_key), lambda: regime_signal(market, cfg.regime, cfg.universe))
+    regime = cache.get(("regime", signal_key, cfg.regime.model_dump_json()),
+                       lambda: compute_regime(market, cfg.regime, cfg.universe, signal))
     regime_at = np.full(market.n_dates, BULL, np.int8)  # undefined before any data → bullish
     if lag < market.n_dates:
         regime_at[lag:] = regime.state[: market.n_dates - lag]
 
     # before row `lag` no data has been observed to decide on: the window starts in the stable sleeve
     invest_from = max(first, lag)
-    trade_rows, kind = trade_schedule(regime_at, rebalance_mask(market.dates, cfg.rebalance), invest_from, last)
+    scheduled = cache.get(("schedule", cfg.rebalance.frequency, cfg.rebalance.weekday),
+                          lambda: rebalance_mask(market.dates, cfg.rebalance))
+    trade_rows, kind = trade_schedule(regime_at, scheduled, invest_from, last)
     decision_rows = trade_rows - lag
     active = regime_at[trade_rows] == BULL
 

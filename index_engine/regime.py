@@ -55,21 +55,31 @@ def _forward_filled(x: np.ndarray) -> np.ndarray:
     return np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
 
 
-def compute_regime(market: MarketData, cfg: RegimeConfig, universe: UniverseConfig) -> RegimeSeries:
+def regime_signal(market: MarketData, cfg: RegimeConfig, universe: UniverseConfig) -> np.ndarray:
+    """(T,) the signal the regime follows (NaN everywhere for signal 'none')."""
+    if cfg.signal == "none":
+        return np.full(market.n_dates, np.nan)
+    if cfg.signal == "total_market_cap_sma":
+        return total_market_cap(market, universe)
+    try:
+        col = market.asset_index(cfg.asset)
+    except KeyError as exc:
+        from index_engine.plan import PlanError
+
+        raise PlanError(f"regime.asset: {exc.args[0]}") from None
+    return _forward_filled(market.price[:, col])  # gaps carry the last close
+
+
+def compute_regime(
+    market: MarketData, cfg: RegimeConfig, universe: UniverseConfig, signal: np.ndarray | None = None
+) -> RegimeSeries:
+    """The regime series; ``signal`` may be passed in when already computed (``regime_signal``)."""
     t = market.n_dates
     if cfg.signal == "none":
         nan = np.full(t, np.nan)
         return RegimeSeries(nan, nan, nan, nan, np.ones(t, np.int8))
-    if cfg.signal == "total_market_cap_sma":
-        signal = total_market_cap(market, universe)
-    else:
-        try:
-            col = market.asset_index(cfg.asset)
-        except KeyError as exc:
-            from index_engine.plan import PlanError
-
-            raise PlanError(f"regime.asset: {exc.args[0]}") from None
-        signal = _forward_filled(market.price[:, col])  # gaps carry the last close
+    if signal is None:
+        signal = regime_signal(market, cfg, universe)
     sma = rolling_mean(np.ascontiguousarray(signal, dtype=np.float64), cfg.window)
     state = regime_states(signal, sma, cfg.band, cfg.confirm)
     return RegimeSeries(signal, sma, sma * (1 - cfg.band), sma * (1 + cfg.band), state)

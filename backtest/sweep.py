@@ -1,0 +1,221 @@
+"""Parameter sweeps: the cartesian product of config values, on local processes or a Dask cluster.
+
+A grid maps dotted config paths to lists of values, e.g.::
+
+    regime.window: [100, 200]
+    weighting.max_weight: [null, 0.1]
+    costs.fee_bps: [5, 10]
+
+Each config runs ``backtest_statistics`` (no frames). Work that does not depend on a swept value is
+computed once per worker: the market panel is sent once (scattered once on Dask), plans are shared
+between configs that differ only in costs or initial NAV, and regime signals and the rebalance
+calendar between all plans (``index_engine.plan.PlanCache``). Results do not depend on the backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Iterable
+
+import polars as pl
+import yaml
+
+from backtest.engine import backtest_statistics
+from backtest.stats import STATS_KEYS
+from index_engine.config import ConfigError, IndexConfig
+from index_engine.data.panel import MarketData
+from index_engine.plan import PlanCache
+
+RANK_KEYS = ("sharpe", "cagr", "sortino", "calmar", "total_return", "max_drawdown")
+
+
+def load_grid(path: str | Path) -> dict[str, list]:
+    """Read GRID.yaml: a mapping of dotted config paths to non-empty lists of values."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: grid file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return validate_grid(raw, str(path))
+
+
+def validate_grid(raw, source: str = "<grid>") -> dict[str, list]:
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{source}: expected a mapping of dotted config paths to lists, e.g. 'regime.window: [100, 200]'")
+    grid = {}
+    for key, values in raw.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{source}: {key}: expected a non-empty list of values, got {values!r}")
+        grid[str(key)] = values
+    return grid
+
+
+def expand(cfg: IndexConfig, grid: dict[str, list], source: str = "<grid>") -> list[tuple[dict, IndexConfig]]:
+    """Every combination as (swept values by dotted path, validated config); errors name the combination."""
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        values = dict(zip(keys, combo))
+        try:
+            out.append((values, cfg.with_overrides(values)))
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: the combination {values} is not a valid config:\n{exc}") from None
+    return out
+
+
+# ---- workers ------------------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _init_worker(market: MarketData) -> None:
+    _WORKER["market"] = market
+    _WORKER["cache"] = PlanCache()
+
+
+def _run_chunk(payload: list[tuple[int, dict]], market: MarketData | None = None) -> list[tuple[int, dict]]:
+    """Run a chunk of configs (given as resolved dicts) in this process, sharing one cache."""
+    if market is not None:  # Dask: the scattered panel, one cache per worker process and panel
+        key = id(market)
+        if _WORKER.get("market_id") != key:
+            _WORKER.update(market=market, market_id=key, cache=PlanCache())
+    out = []
+    for index, raw in payload:
+        cfg = IndexConfig.from_dict(raw, source="sweep")
+        out.append((index, backtest_statistics(cfg, _WORKER["market"], _WORKER["cache"])))
+    return out
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _order_for_sharing(configs: list[tuple[dict, IndexConfig]]) -> list[int]:
+    """Indices sorted so configs sharing a plan land in the same chunk."""
+    from index_engine.plan import methodology_key
+
+    return sorted(range(len(configs)), key=lambda i: methodology_key(configs[i][1]))
+
+
+def run_sweep(
+    cfg: IndexConfig,
+    market: MarketData,
+    grid: dict[str, list],
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    chunk_size: int | None = None,
+) -> pl.DataFrame:
+    """One row per config: the swept values (columns named by dotted path), then the statistics.
+
+    ``workers``: local processes (default: CPU count; 1 = in this process). ``scheduler``: address of
+    a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``.
+    """
+    configs = expand(cfg, grid)
+    order = _order_for_sharing(configs)
+    payload = [(i, configs[i][1].resolved()) for i in order]
+    n_workers = workers or _cpu_count()
+    size = chunk_size or max(1, min(64, math.ceil(len(payload) / (4 * n_workers))))
+    chunks = list(_chunks(payload, size))
+    results: dict[int, dict] = {}
+    with _progress(progress, len(payload)) as advance:
+        if scheduler is not None:
+            _run_dask(scheduler, market, chunks, results, advance)
+        elif n_workers == 1:
+            _init_worker(market)
+            for chunk in chunks:
+                results.update(_run_chunk(chunk))
+                advance(len(chunk))
+        else:
+            _run_processes(market, chunks, n_workers, results, advance)
+    return _frame(configs, grid, results)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _run_processes(market, chunks, n_workers, results, advance) -> None:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(market,)) as pool:
+        futures = [pool.submit(_run_chunk, chunk) for chunk in chunks]
+        for fut in as_completed(futures):
+            done = fut.result()
+            results.update(done)
+            advance(len(done))
+
+
+def _run_dask(scheduler, market, chunks, results, advance) -> None:
+    from distributed import Client, as_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        shared = client.scatter(market, broadcast=True)  # the panel travels once per worker
+        futures = [client.submit(_run_chunk, chunk, shared, pure=False) for chunk in chunks]
+        for fut in as_completed(futures):
+            done = fut.result()
+            results.update(done)
+            advance(len(done))
+    finally:
+        if not isinstance(scheduler, Client):
+            client.close()
+
+
+class _progress:
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self._bar = Progress("sweep", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        self._bar.__enter__()
+        task = self._bar.add_task("sweep", total=self.total)
+        return lambda n: self._bar.advance(task, n)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self._bar.__exit__(*exc)
+
+
+def _frame(configs, grid, results) -> pl.DataFrame:
+    rows = []
+    for i, (values, _) in enumerate(configs):
+        stats = results[i]
+        rows.append({**{k: values[k] for k in grid}, **{k: stats[k] for k in (*STATS_KEYS, "n_transactions")}})
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    return frame
+
+
+def ranked(frame: pl.DataFrame, by: str = "sharpe", top: int = 10) -> pl.DataFrame:
+    """The best ``top`` configs by a statistic (descending; max_drawdown: closest to 0 first)."""
+    if by not in frame.columns:
+        raise ConfigError(f"--rank-by {by!r} is not a statistic; choose one of {', '.join(RANK_KEYS)}")
+    return frame.sort(by, descending=True, nulls_last=True).head(top)
+
+
+def write_sweep(frame: pl.DataFrame, out_dir: str | Path, grid: dict, by: str = "sharpe") -> Path:
+    """Write sweep.parquet (every config) and ranking.md (the best 20 by ``by``)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(out / "sweep.parquet")
+    best = ranked(frame, by, 20)
+    cols = [*grid, "cagr", "volatility", "sharpe", "max_drawdown", "turnover_annualised", "costs_total"]
+    lines = [f"# Sweep: {frame.height} configs, ranked by {by}", "", "| " + " | ".join(cols) + " |",
+             "|" + "---|" * len(cols)]
+    for r in best.select(cols).iter_rows():
+        lines.append("| " + " | ".join("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in r) + " |")
+    (out / "ranking.md").write_text("\n".join(lines) + "\n")
+    return out
