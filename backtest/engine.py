@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from backtest.costs import CostModel, build_cost_model
+from backtest.index_level import BASE_LEVEL, index_level
 from backtest.kernels import STATUS_NAV_EXHAUSTED, STATUS_OK, simulate
 from backtest.outputs import SimulationArrays, build_result, run_statistics
 from backtest.result import BacktestResult
@@ -75,14 +76,10 @@ def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan, costs: 
     return sim
 
 
-INDEX_BASE_LEVEL = 1000.0
-
-
-def gross_level(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> np.ndarray:
-    """The index level the way providers publish it: base 1000, units reset at each rebalance so the
-    level is continuous (units method), no costs. The same kernel with zero costs."""
-    gross = cfg.with_overrides({"costs": {"fee_bps": 0}, "backtest.initial_nav": INDEX_BASE_LEVEL})
-    return simulate_plan(gross, market, plan).nav
+def gross_level(market: MarketData, plan: IndexPlan) -> np.ndarray:
+    """The gross index level (base 1000, units method, no costs): ``backtest.index_level``."""
+    return index_level(market.price, stable_prices(market, plan), plan.first_row, plan.last_row,
+                       plan.trade_rows.astype(np.int64), np.ascontiguousarray(plan.weights), BASE_LEVEL)
 
 
 def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) -> BacktestResult:
@@ -96,7 +93,7 @@ def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) 
     plan = build_plan(cfg, market)
     costs = build_cost_model(cfg, market, plan.trade_rows, plan.decision_rows)
     sim = simulate_plan(cfg, market, plan, costs)
-    level = gross_level(cfg, market, plan)
+    level = gross_level(market, plan)
     bench = []
     if benchmarks and cfg.benchmarks.enabled:
         bench = [(name, run_backtest(bcfg, market, benchmarks=False)) for name, bcfg in benchmark_configs(cfg, market)]

@@ -53,16 +53,24 @@ class SimulationArrays(NamedTuple):
         return self.day_cost[:, 3]
 
 
-def _labels(market: MarketData, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """asset_id and symbol for column indices; −1 is the cash sleeve."""
-    ids = np.append(market.asset_ids, CASH_ID).astype(object)
-    syms = np.append(market.symbols, "CASH").astype(object)
-    return ids[cols], syms[cols]
+def _labels(market: MarketData, cols: np.ndarray) -> tuple[pl.Series, pl.Series]:
+    """asset_id and symbol Series for column indices (−1 is the cash sleeve), gathered in polars."""
+    ids = pl.Series("asset_id", [*market.asset_ids.tolist(), CASH_ID], dtype=pl.Utf8)
+    syms = pl.Series("symbol", [*market.symbols.tolist(), "CASH"], dtype=pl.Utf8)
+    where = np.where(cols < 0, market.n_assets, cols)
+    return ids.gather(where), syms.gather(where)
+
+
+def _names(names: tuple[str, ...], codes: np.ndarray, column: str) -> pl.Series:
+    return pl.Series(column, list(names), dtype=pl.Utf8).gather(codes.astype(np.int64))
+
+
+_SIDES = ("sell", "buy")
 
 
 def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationArrays, level: np.ndarray) -> pl.DataFrame:
     rows = np.arange(plan.first_row, plan.last_row + 1)
-    regime = np.where(plan.regime_at[rows] == BULL, "bull", "bear")
+    regime = _names(("bear", "bull"), plan.regime_at[rows] == BULL, "regime")
     return pl.DataFrame({
         "date": market.dates[rows],
         "nav": sim.nav,
@@ -90,8 +98,8 @@ def holdings_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
     ids, syms = _labels(market, sim.h_int[:, 1])
     return pl.DataFrame({
         "date": market.dates[sim.h_int[:, 0]],
-        "asset_id": pl.Series(ids, dtype=pl.Utf8),
-        "symbol": pl.Series(syms, dtype=pl.Utf8),
+        "asset_id": ids,
+        "symbol": syms,
         "quantity": sim.h_val[:, 0],
         "price": sim.h_val[:, 1],
         "value": sim.h_val[:, 2],
@@ -104,16 +112,16 @@ def transactions_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFram
     v = sim.tx_val
     return pl.DataFrame({
         "date": market.dates[sim.tx_int[:, 0]],
-        "asset_id": pl.Series(ids, dtype=pl.Utf8),
-        "symbol": pl.Series(syms, dtype=pl.Utf8),
-        "side": np.where(v[:, 0] > 0, "buy", "sell"),
+        "asset_id": ids,
+        "symbol": syms,
+        "side": _names(_SIDES, v[:, 0] > 0, "side"),
         "quantity": np.abs(v[:, 0]),
         "price": v[:, 1],
         "notional": v[:, 2],
         "fee": v[:, 3],
         "slippage": v[:, 5],
         "gas": v[:, 6],
-        "reason": pl.Series(np.asarray(REASON_NAMES, dtype=object)[sim.tx_int[:, 2]], dtype=pl.Utf8),
+        "reason": _names(REASON_NAMES, sim.tx_int[:, 2], "reason"),
         "platform_fee": v[:, 4],
     })
 
@@ -124,13 +132,13 @@ def unfilled_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
     v = sim.un_val
     return pl.DataFrame({
         "date": market.dates[sim.un_int[:, 0]],
-        "asset_id": pl.Series(ids, dtype=pl.Utf8),
-        "symbol": pl.Series(syms, dtype=pl.Utf8),
-        "side": np.where(v[:, 0] > 0, "buy", "sell"),
+        "asset_id": ids,
+        "symbol": syms,
+        "side": _names(_SIDES, v[:, 0] > 0, "side"),
         "requested_notional": np.abs(v[:, 0]),
         "filled_notional": v[:, 1],
         "price": v[:, 2],
-        "reason": pl.Series(np.asarray(UNFILLED_REASONS, dtype=object)[sim.un_int[:, 2]], dtype=pl.Utf8),
+        "reason": _names(UNFILLED_REASONS, sim.un_int[:, 2], "reason"),
     })
 
 

@@ -171,7 +171,7 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
         elig, missing_scores = eligibility_with_counts(market, cfg.universe, decision_rows, trade_rows, stable_col)
     except ScoreError as exc:
         raise PlanError(str(exc)) from None
-    score = np.nan_to_num(market.market_cap[np.maximum(decision_rows, 0)], nan=0.0)
+    score = market.market_cap[np.maximum(decision_rows, 0)]  # kernels read only eligible (finite) entries
     selected = select(score, elig, active, cfg.selection)
     weights, infeasible = weigh(score, selected, cfg.weighting)
 

@@ -14,7 +14,6 @@ from index_engine.kernels import select_constituents
 
 
 def select(score: np.ndarray, eligible: np.ndarray, active: np.ndarray, cfg: SelectionConfig) -> np.ndarray:
-    score = np.where(eligible, score, 0.0)  # NaN-free input for the kernel
     return select_constituents(
         np.ascontiguousarray(score), np.ascontiguousarray(eligible), np.ascontiguousarray(active),
         cfg.top_n, cfg.entry, cfg.exit,

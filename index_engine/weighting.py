@@ -17,6 +17,5 @@ _SCHEMES = {"market_cap": SCHEME_MARKET_CAP, "sqrt_market_cap": SCHEME_SQRT_MARK
 
 
 def weigh(score: np.ndarray, selected: np.ndarray, cfg: WeightingConfig) -> tuple[np.ndarray, np.ndarray]:
-    score = np.where(selected, score, 0.0)
     cap = cfg.max_weight if cfg.max_weight is not None else 0.0
     return weights_for_trades(np.ascontiguousarray(score), np.ascontiguousarray(selected), _SCHEMES[cfg.scheme], cap)

@@ -137,8 +137,8 @@ def test_index_level_is_gross_continuous_and_base_1000():
     c = cfg(selection={"top_n": 3}, rebalance={"frequency": "weekly"}, costs={"fee_bps": 30, "gas_usd": 1})
     r = run_backtest(c, market)
     free = run_backtest(c.with_overrides({"costs": {"fee_bps": 0, "gas_usd": 0}}), market)
-    np.testing.assert_allclose(r.nav["index_level"].to_numpy(), free.nav["nav"].to_numpy(),
-                               rtol=1e-12)
+    # the units-method kernel and the replay at zero cost are independent implementations of one level
+    np.testing.assert_allclose(r.nav["index_level"].to_numpy(), free.nav["nav"].to_numpy(), rtol=1e-12)
     assert r.nav["index_level"][0] == pytest.approx(1000.0)
     assert (r.nav["index_level"].to_numpy() / 1000.0 >= r.nav["nav"].to_numpy() / 1000.0 - 1e-9).all()
     # constant prices: rebalancing never moves the level (divisor / units continuity)

@@ -27,8 +27,15 @@ def _select_one(
     out[:] = False
     if m == 0:
         return
-    # stable sort on -score keeps ascending column order among equal scores
+    # Only the best exit_rank + top_n ranks can be picked or used to fill: partition to them (all
+    # ties at the boundary kept), then a stable sort keeps ascending column order among equal scores.
+    k = exit_rank + top_n
+    if m > k:
+        neg = -score[idx]
+        bound = np.partition(neg, k - 1)[k - 1]
+        idx = idx[neg <= bound]
     order = idx[np.argsort(-score[idx], kind="mergesort")]
+    m = order.shape[0]
     chosen = 0
     picked = np.zeros(m, np.bool_)
     for pos in range(m):

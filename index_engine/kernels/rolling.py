@@ -35,14 +35,16 @@ def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
 @njit(cache=True)
 def positive_row_sum(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """(T,) sum over ``columns`` of the finite, positive values of each row of ``x`` (T, N)."""
-    t_count = x.shape[0]
+    t_count, n = x.shape
+    use = np.zeros(n, np.bool_)
+    use[columns] = True
     out = np.zeros(t_count)
     for t in range(t_count):
         s = 0.0
-        for i in columns:
-            v = x[t, i]
-            if v > 0.0 and v < np.inf:  # NaN compares False
-                s += v
+        row = x[t]
+        for i in range(n):  # one contiguous pass over the row
+            v = row[i]
+            s += v if (use[i] and v > 0.0 and v < np.inf) else 0.0  # NaN compares False
         out[t] = s
     return out
 
