@@ -1,109 +1,255 @@
-"""A self-contained HTML report of a run (no scripts, no network): NAV chart, statistics,
-regime switches, the latest holdings and the cost totals."""
+"""``report.html``: one self-contained, offline file that shows a finished run.
+
+``render_report`` turns the frames of a run into the page; ``render_run_dir`` (re)writes the page of
+a run folder, and ``report_cmd`` is the ``index-engine report RUN_DIR`` command. The page embeds
+plotly.js (from the ``plotly`` package), the report's own CSS/JS (``backtest/report_assets/``) and
+the run's data as compact columnar JSON; it loads nothing from the network. What each section shows
+and how it is computed: ``docs/report.md``.
+"""
 
 from __future__ import annotations
 
-import html
-import math
+import json
+from datetime import date
+from importlib import resources
+from pathlib import Path
 
+import click
 import numpy as np
 import polars as pl
 
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#1d2330;padding:0 16px}
-h1{font-size:22px;margin-bottom:2px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #dde}
-table{border-collapse:collapse;font-variant-numeric:tabular-nums} td,th{padding:3px 10px;text-align:right}
-th{background:#f3f5f9} td:first-child,th:first-child{text-align:left}
-.muted{color:#667} .bull{color:#16794c} .bear{color:#b3261e} svg{background:#fbfcfe;border:1px solid #e4e7ee}
-"""
+from backtest import report_sections as sections
+
+#: A holding whose weight is below this is float residue (e.g. a 1e-16 stable sleeve): not drawn.
+DUST_WEIGHT = 1e-9
+ASSET_FILES = ("report.css", "charts.js", "transactions.js")
 
 
-def _fmt(v, pct: bool = False) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        if pct:
-            return f"{v * 100:,.2f}%"
-        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-    return html.escape(str(v))
+# ---------------------------------------------------------------------------------------- payload
+def _round(values, sig: int = 7) -> list:
+    """Floats rounded to ``sig`` significant digits (compact JSON); NaN/inf/None become null."""
+    out = []
+    for v in values:
+        if v is None or not np.isfinite(v):
+            out.append(None)
+        else:
+            r = float(f"{v:.{sig}g}")
+            out.append(int(r) if r.is_integer() and abs(r) < 1e15 else r)
+    return out
 
 
-def _nav_svg(nav: pl.DataFrame, width: int = 1060, height: int = 300) -> str:
-    y = np.log(nav["nav"].to_numpy())
-    n = y.size
-    if n < 2:
-        return "<p class=muted>Not enough observations to draw.</p>"
-    lo, hi = float(y.min()), float(y.max())
-    span = (hi - lo) or 1.0
-    xs = np.linspace(8, width - 8, n)
-    ys = height - 10 - (y - lo) / span * (height - 20)
-    bear = (nav["regime"] == "bear").to_numpy()
-    shades = []
-    start = None
-    for i, b in enumerate(np.append(bear, False)):
+def _iso(values) -> list[str]:
+    return [str(d) for d in values]
+
+
+def _bear_spans(nav: pl.DataFrame) -> list[list[str]]:
+    """[first date, first date after] of every run of bear observations (the end is the last date)."""
+    dates = _iso(nav["date"])
+    bear = (nav["regime"] == "bear").to_list()
+    spans, start = [], None
+    for i, b in enumerate(bear + [False]):
         if b and start is None:
             start = i
         elif not b and start is not None:
-            x0, x1 = xs[start], xs[min(i, n - 1)]
-            shades.append(f'<rect x="{x0:.1f}" y="0" width="{max(x1 - x0, 1):.1f}" height="{height}" fill="#f6dcdc"/>')
+            spans.append([dates[start], dates[min(i, len(dates) - 1)]])
             start = None
-    pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
-    first, last = nav["date"][0], nav["date"][-1]
-    return (
-        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="NAV, log scale">'
-        + "".join(shades)
-        + f'<polyline fill="none" stroke="#2456c8" stroke-width="1.6" points="{pts}"/>'
-        + f'<text x="10" y="16" font-size="12">{math.exp(hi):,.0f}</text>'
-        + f'<text x="10" y="{height - 14}" font-size="12">{math.exp(lo):,.0f}</text></svg>'
-        + f'<p class=muted>NAV net of costs, log scale, {first} → {last}; bear-regime periods shaded.</p>'
-    )
+    return spans
 
 
-def _table(rows: list[tuple], head: tuple) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{th}</tr>{body}</table>"
+def _returns_since_previous(holdings: pl.DataFrame) -> pl.DataFrame:
+    """Holdings with ``ret``: the price change of each asset since the previous trade date, when it
+    was held then too (null for a new position and for the first trade date)."""
+    trade_dates = holdings.select(pl.col("date").unique().sort()).with_row_index("k")
+    h = holdings.join(trade_dates, on="date", how="left")
+    prev = h.select(pl.col("asset_id"), (pl.col("k") + 1).alias("k"), pl.col("price").alias("prev_price"))
+    h = h.join(prev, on=["asset_id", "k"], how="left")
+    return h.with_columns((pl.col("price") / pl.col("prev_price") - 1.0).alias("ret")).sort(["k", "weight"],
+                                                                                             descending=[False, True])
 
 
-_PCT = {"total_return", "cagr", "volatility", "max_drawdown", "best_period", "worst_period", "time_invested",
-        "turnover_total", "turnover_annualised"}
+def _trade_kinds(holdings_dates: list, transactions: pl.DataFrame) -> list[str]:
+    """A label for every trade date: initial investment, regime exit/entry, or rebalance."""
+    reasons: dict = {}
+    for d, r in transactions.select("date", "reason").unique().iter_rows():
+        reasons.setdefault(d, set()).add(r)
+    kinds = []
+    for i, d in enumerate(holdings_dates):
+        rs = reasons.get(d, set())
+        if "regime_exit" in rs:
+            kinds.append("regime exit")
+        elif "regime_entry" in rs:
+            kinds.append("regime entry")
+        elif i == 0 and rs <= {"entry"}:
+            kinds.append("initial investment")
+        else:
+            kinds.append("rebalance")
+    return kinds
+
+
+def _weights_over_time(holdings: pl.DataFrame, stable_id: str, end: date, n_top: int = 10) -> dict:
+    """Stacked weights after each trade date: the ``n_top`` assets with the largest time-weighted
+    mean weight, the other risk assets together, and the stable sleeve."""
+    dates = holdings["date"].unique().sort()
+    if dates.is_empty():
+        return {"dates": [], "series": []}
+    bounds = dates.to_list() + [end]
+    held_days = pl.DataFrame({"date": dates, "days": [max((b - a).days, 1) for a, b in zip(bounds, bounds[1:])]})
+    risk = holdings.filter(pl.col("asset_id") != stable_id)
+    top = (risk.join(held_days, on="date").group_by("asset_id", "symbol")
+           .agg((pl.col("weight") * pl.col("days")).sum().alias("score"))
+           .sort(["score", "asset_id"], descending=[True, False]).head(n_top))
+    wide = pl.DataFrame({"date": dates})
+    series = []
+    for asset_id, symbol in top.select("asset_id", "symbol").iter_rows():
+        w = wide.join(risk.filter(pl.col("asset_id") == asset_id).select("date", "weight"), on="date", how="left")
+        series.append({"name": symbol, "id": asset_id, "values": w["weight"].fill_null(0.0)})
+    others = wide.join(risk.filter(~pl.col("asset_id").is_in(top["asset_id"].implode()))
+                       .group_by("date").agg(pl.col("weight").sum()), on="date", how="left")
+    series.append({"name": "others", "id": "others", "values": others["weight"].fill_null(0.0)})
+    stable = wide.join(holdings.filter(pl.col("asset_id") == stable_id).select("date", "weight"), on="date", how="left")
+    series.append({"name": "stable sleeve", "id": stable_id, "values": stable["weight"].fill_null(0.0)})
+    x = _iso(dates) + ([str(end)] if end > dates[-1] else [])
+    for s in series:
+        vals = s["values"].to_list()
+        s["values"] = _round(vals + vals[-1:] * (len(x) - len(vals)), 5)
+    return {"dates": x, "series": series}
+
+
+def build_payload(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, transactions: pl.DataFrame,
+                  benchmarks: pl.DataFrame | None, bench_labels: dict[str, str]) -> dict:
+    """The data the page's scripts draw from, as compact columnar JSON-ready lists."""
+    cfg = summary.get("config", {})
+    stable_id = (cfg.get("stable") or {}).get("asset", "cash")
+    initial = float((cfg.get("backtest") or {}).get("initial_nav") or (nav["nav"][0] if nav.height else 1.0))
+    dates = nav["date"]
+    payload: dict = {
+        "initialNav": initial,
+        "dates": _iso(dates),
+        "nav": _round(nav["nav"].to_numpy(), 9),
+        "level": _round(nav["index_level"].to_numpy(), 9) if "index_level" in nav.columns else None,
+        "bear": _bear_spans(nav),
+        "signal": _round(nav["signal"].to_numpy(), 6) if "signal" in nav.columns else None,
+        "sma": _round(nav["signal_sma"].to_numpy(), 6) if "signal_sma" in nav.columns else None,
+        "signalName": sections.signal_name(cfg),
+        "window": (cfg.get("regime") or {}).get("window"),
+        "stableId": stable_id,
+        "bench": [],
+    }
+    if benchmarks is not None and benchmarks.height:
+        for name in benchmarks["benchmark"].unique(maintain_order=True).to_list():
+            b = pl.DataFrame({"date": dates}).join(benchmarks.filter(pl.col("benchmark") == name), on="date", how="left")
+            payload["bench"].append({"name": name, "label": bench_labels.get(name, name),
+                                     "nav": _round(b["nav"].to_numpy(), 8),
+                                     "level": _round(b["index_level"].to_numpy(), 8)})
+    # assets named by holdings and transactions, indexed once
+    assets = pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")]) \
+        .unique("asset_id", keep="first").sort("asset_id")
+    index = {a: i for i, a in enumerate(assets["asset_id"].to_list())}
+    payload["assets"] = {"id": assets["asset_id"].to_list(), "sym": assets["symbol"].to_list()}
+
+    h = _returns_since_previous(holdings.filter(pl.col("weight") >= DUST_WEIGHT))
+    hdates = h["date"].unique().sort()
+    counts = h.group_by("k", maintain_order=True).len()["len"].to_list()
+    payload["hold"] = {
+        "dates": _iso(hdates),
+        "kind": _trade_kinds(hdates.to_list(), transactions),
+        "start": np.concatenate([[0], np.cumsum(counts)]).astype(int).tolist(),
+        "a": [index[a] for a in h["asset_id"].to_list()],
+        "w": _round(h["weight"].to_numpy(), 6),
+        "v": _round(h["value"].to_numpy(), 7),
+        "r": _round(h["ret"].to_numpy(), 5),
+    }
+    end = dates[-1] if nav.height else (hdates[-1] if len(hdates) else date.today())
+    payload["weights"] = _weights_over_time(holdings.filter(pl.col("weight") >= DUST_WEIGHT), stable_id, end)
+
+    tx = transactions
+    tdates = tx["date"].unique().sort()
+    tindex = {d: i for i, d in enumerate(tdates.to_list())}
+    reasons = sorted(tx["reason"].unique().to_list())
+    rindex = {r: i for i, r in enumerate(reasons)}
+    payload["tx"] = {
+        "dates": _iso(tdates), "reasons": reasons,
+        "d": [tindex[d] for d in tx["date"].to_list()],
+        "a": [index[a] for a in tx["asset_id"].to_list()],
+        "s": [1 if s == "buy" else 0 for s in tx["side"].to_list()],
+        "q": _round(tx["quantity"].to_numpy(), 8),
+        "p": _round(tx["price"].to_numpy(), 8),
+        "n": [round(v, 2) for v in tx["notional"].to_list()],
+        "f": _round(tx["fee"].to_numpy(), 7),
+        "sl": _round(tx["slippage"].to_numpy(), 7),
+        "g": _round(tx["gas"].to_numpy(), 7),
+        "r": [rindex[r] for r in tx["reason"].to_list()],
+    }
+    return payload
+
+
+# ----------------------------------------------------------------------------------------- render
+def _asset(name: str) -> str:
+    return (resources.files("backtest") / "report_assets" / name).read_text(encoding="utf-8")
+
+
+def _plotly_js() -> str:
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError as exc:  # pragma: no cover - plotly is a runtime dependency
+        raise RuntimeError("report.html needs the 'plotly' package (pip install plotly)") from exc
+    return get_plotlyjs()
+
+
+def _script(js: str) -> str:
+    return "<script>" + js.replace("</script", "<\\/script") + "</script>"
 
 
 def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, transactions: pl.DataFrame,
                   benchmarks: pl.DataFrame | None = None) -> str:
-    stats = summary["statistics"]
-    regime = nav["regime"][-1] if nav.height else "–"
-    stat_rows = [(k, _fmt(v, k in _PCT)) for k, v in stats.items() if not isinstance(v, dict)]
-    last_date = holdings["date"].max() if holdings.height else None
-    latest = holdings.filter(pl.col("date") == last_date).sort("weight", descending=True) if last_date else holdings
-    hold_rows = [
-        (html.escape(str(r["symbol"])), html.escape(str(r["asset_id"])), f"{r['weight'] * 100:.2f}%", f"{r['value']:,.2f}")
-        for r in latest.head(30).iter_rows(named=True)
-    ]
-    costs = transactions.group_by("reason").agg(
-        pl.len().alias("orders"), pl.col("notional").sum(), pl.col("fee").sum(), pl.col("slippage").sum(), pl.col("gas").sum()
-    ).sort("reason") if transactions.height else pl.DataFrame()
-    cost_rows = [
-        (r["reason"], f"{r['orders']:,}", f"{r['notional']:,.0f}", f"{r['fee']:,.2f}", f"{r['slippage']:,.2f}", f"{r['gas']:,.2f}")
-        for r in costs.iter_rows(named=True)
-    ]
-    switch_rows = [(s["date"], f"<span class={s['to']}>→ {s['to']}</span>") for s in summary["regime_switches"]]
-    warn_rows = [(html.escape(k), f"{w['count']:,}", html.escape(w["message"])) for k, w in summary["warnings"].items()]
-    cfg = summary["config"]
-    return f"""<!doctype html><html lang=en><head><meta charset=utf-8>
-<meta name=viewport content="width=device-width,initial-scale=1"><title>{html.escape(summary['index'])} — index-engine</title>
-<style>{_CSS}</style></head><body>
-<h1>{html.escape(summary['index'])}</h1>
-<p class=muted>Regime now: <b class={regime}>{regime}</b> · rebalances {cfg['rebalance']['frequency']} ·
-{int(nav['n_holdings'][-1]) if nav.height else 0} constituents · NAV {_fmt(stats['final_nav'])} ·
-total return {_fmt(stats['total_return'], True)}</p>
-<h2>Performance</h2>{_nav_svg(nav)}
-<h2>Statistics</h2>{_table(stat_rows, ("statistic", "value"))}
-<h2>Regime switches</h2>{_table(switch_rows, ("date", "switch")) if switch_rows else "<p class=muted>None.</p>"}
-<h2>Holdings after the last trade ({last_date})</h2>{_table(hold_rows, ("symbol", "asset_id", "weight", "value USD"))}
-<h2>Trades and costs by reason</h2>{_table(cost_rows, ("reason", "orders", "notional USD", "fee", "slippage", "gas"))}
-<h2>Data and methodology warnings</h2>{_table(warn_rows, ("kind", "count", "message")) if warn_rows else "<p class=muted>None.</p>"}
-<h2>Methodology</h2><p class=muted>config sha256 {summary['config_sha256']}<br>data sha256 {summary['data']['sha256']}
-({html.escape(summary['data']['source'])})<br>index-engine {summary['version']}</p>
-</body></html>
-"""
+    """The whole self-contained ``report.html`` of a run, as a string."""
+    if benchmarks is not None and not benchmarks.height:
+        benchmarks = None
+    symbols = dict(pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")])
+                   .unique("asset_id").iter_rows())
+    labels = sections.benchmark_labels(summary, benchmarks, symbols)
+    payload = build_payload(summary, nav, holdings, transactions, benchmarks, labels)
+    data_json = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    kinds = payload["hold"]["kind"]
+    body = sections.page_body(summary, nav, holdings, benchmarks, labels, kinds[-1] if kinds else None)
+    title = f"{summary.get('index', 'index')} — index-engine report"
+    return (
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content=\"width=device-width,initial-scale=1\">"
+        f"<title>{sections.esc(title)}</title><style>{_asset('report.css')}</style></head>\n<body>\n"
+        f"{body}\n<script type=\"application/json\" id=\"report-data\">{data_json}</script>\n"
+        f"{_script(_plotly_js())}\n{_script(_asset('charts.js'))}\n{_script(_asset('transactions.js'))}\n"
+        "</body></html>\n"
+    )
+
+
+def render_run_dir(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Read the files of a finished run and (re)write its report (``RUN_DIR/report.html`` by
+    default); returns the path written."""
+    run = Path(run_dir)
+    missing = [f for f in ("summary.json", "nav.parquet", "holdings.parquet", "transactions.parquet")
+               if not (run / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{run}: not a finished run folder (missing {', '.join(missing)})")
+    summary = json.loads((run / "summary.json").read_text())
+    bench = pl.read_parquet(run / "benchmarks.parquet") if (run / "benchmarks.parquet").is_file() else None
+    html = render_report(summary, pl.read_parquet(run / "nav.parquet"), pl.read_parquet(run / "holdings.parquet"),
+                         pl.read_parquet(run / "transactions.parquet"), bench)
+    path = Path(out) if out else run / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write here instead of RUN_DIR/report.html.")
+def report_cmd(run_dir: str, out: str | None) -> None:
+    """Re-render RUN_DIR/report.html from the outputs of a finished run."""
+    try:
+        path = render_run_dir(run_dir, out)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+report_command = report_cmd

@@ -1,0 +1,218 @@
+"""report.html from a run folder: self-contained, every section present, data consistent with the
+Parquet outputs, re-rendered by ``index-engine report``. The browser checks are in
+tests/test_report_browser.py."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from backtest import run_backtest
+from backtest.report import DUST_WEIGHT, render_report, render_run_dir, report_cmd
+from backtest.report_sections import _period_returns, next_rebalance, pct
+from backtest.stats import yearly_returns
+from index_engine import IndexConfig, MarketData
+
+SECTIONS = ("overview", "performance", "holdings", "weights", "transactions", "statistics", "methodology")
+CHARTS = ("chart-perf", "chart-dd", "chart-treemap", "chart-weights", "chart-signal")
+BASE_CONFIG = {
+    "name": "Test 20 regime index",
+    "description": "Top 20 of a small synthetic market",
+    "selection": {"top_n": 20},
+    "regime": {"window": 60},
+    "costs": {"fee_bps": 10, "slippage_bps": 5, "gas_usd": 1},
+    "benchmarks": {"assets": ["bitcoin"], "no_regime": True, "equal_weight": True},
+}
+
+
+def make_run_dir(out: Path, overrides: dict | None = None, days: int = 500) -> Path:
+    """A finished run of a small synthetic market written to ``out`` (report included)."""
+    market = MarketData.synthetic(seed=3, n_assets=60, days=days, start="2021-01-01", n_stablecoins=2)
+    cfg = IndexConfig.from_dict(BASE_CONFIG)
+    if overrides:
+        cfg = cfg.with_overrides(overrides)
+    run_backtest(cfg, market).write(out)
+    return out
+
+
+def payload(html: str) -> dict:
+    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
+    assert m, "no embedded data"
+    return json.loads(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return make_run_dir(tmp_path_factory.mktemp("run") / "small")
+
+
+@pytest.fixture(scope="module")
+def html(run_dir) -> str:
+    return (run_dir / "report.html").read_text()
+
+
+def test_report_is_self_contained(html):
+    assert html.startswith("<!doctype html>")
+    # nothing is loaded from anywhere: no external script, stylesheet, import, font or image
+    assert not re.search(r"<script[^>]*\bsrc\s*=", html, re.I)
+    assert not re.search(r"<link\b", html, re.I)
+    assert not re.search(r"<(img|iframe)\b[^>]*\bsrc\s*=\s*[\"']?https?:", html, re.I)
+    assert not re.search(r"@import|url\(\s*[\"']?https?:", html, re.I)
+    assert "Plotly" in html and "plotly.js" in html  # embedded, not fetched
+    assert len(html.encode()) < 8_000_000
+
+
+def test_every_section_and_chart_is_present(html, run_dir):
+    for sec in SECTIONS:
+        assert f"<section id={sec}>" in html or f"<header id={sec}>" in html, sec
+    for chart in CHARTS:
+        assert f"id={chart}" in html, chart
+    for table in ("returns-table", "stats-table", "regime-stats", "regime-periods", "tx-table", "tx-years", "provenance"):
+        assert f"id={table}" in html, table
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for needle in (summary["config_sha256"], summary["data"]["sha256"], f"index-engine {summary['version']}",
+                   summary["index"], "rebalances weekly (Mondays)"):
+        assert needle in html, needle
+    # the statistics table has net, gross and one column per benchmark
+    head = re.search(r'id=stats-table><thead><tr><th></th>(.*?)</tr>', html).group(1)
+    assert re.findall(r"<th>(.*?)</th>", head) == [
+        "Index (net)", "Index level (gross)", "BTC buy &amp; hold",
+        "Same index, no regime filter", "Equal-weight top 20"]
+    # every regime switch is a period boundary
+    for s in summary["regime_switches"]:
+        assert f"<td>{s['date']}</td>" in html
+
+
+def test_payload_matches_the_outputs(html, run_dir):
+    data = payload(html)
+    nav = pl.read_parquet(run_dir / "nav.parquet")
+    holdings = pl.read_parquet(run_dir / "holdings.parquet")
+    tx = pl.read_parquet(run_dir / "transactions.parquet")
+    assert data["dates"] == [str(d) for d in nav["date"]]
+    np.testing.assert_allclose(data["nav"], nav["nav"].to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(data["level"], nav["index_level"].to_numpy(), rtol=1e-8)
+    assert [b["name"] for b in data["bench"]] == ["bitcoin", "no_regime", "equal_weight"]
+    # holdings: one block per trade date, dust excluded, ordered by weight
+    h = data["hold"]
+    kept = holdings.filter(pl.col("weight") >= DUST_WEIGHT)
+    assert h["dates"] == [str(d) for d in kept["date"].unique().sort()]
+    assert h["start"][-1] == kept.height == len(h["a"])
+    last = kept.filter(pl.col("date") == kept["date"].max())
+    assert h["start"][-1] - h["start"][-2] == last.height
+    assert sorted(data["assets"]["id"][a] for a in h["a"][h["start"][-2]:]) == sorted(last["asset_id"])
+    # transactions: every order, costs exact to 7 significant digits
+    t = data["tx"]
+    assert len(t["d"]) == tx.height
+    np.testing.assert_allclose(np.sum(t["f"]), tx["fee"].sum(), rtol=1e-6)
+    np.testing.assert_allclose(np.sum(t["g"]), tx["gas"].sum(), rtol=1e-6)
+    np.testing.assert_allclose(t["n"], tx["notional"].to_numpy(), atol=0.006)
+    assert [t["reasons"][r] for r in t["r"]] == tx["reason"].to_list()
+    assert [data["assets"]["sym"][a] for a in t["a"]] == tx["symbol"].to_list()
+    # bear shading covers exactly the bear observations
+    bear = set(nav.filter(pl.col("regime") == "bear")["date"].cast(pl.Utf8))
+    dates = data["dates"]
+    shaded = {d for a, b in data["bear"] for d in dates[dates.index(a):dates.index(b)]}
+    assert bear - {dates[-1]} <= shaded and shaded <= bear
+
+
+def test_return_since_previous_trade(html, run_dir):
+    """Tile colour: price at this trade date / price at the previous one − 1; new positions null."""
+    data = payload(html)
+    holdings = pl.read_parquet(run_dir / "holdings.parquet").filter(pl.col("weight") >= DUST_WEIGHT)
+    h, ids = data["hold"], data["assets"]["id"]
+    k = len(h["dates"]) - 1
+    prev = dict(holdings.filter(pl.col("date") == date.fromisoformat(h["dates"][k - 1]))
+                .select("asset_id", "price").iter_rows())
+    now = dict(holdings.filter(pl.col("date") == date.fromisoformat(h["dates"][k])).select("asset_id", "price").iter_rows())
+    for i in range(h["start"][k], h["start"][k + 1]):
+        a = ids[h["a"][i]]
+        if a in prev:
+            assert h["r"][i] == pytest.approx(now[a] / prev[a] - 1, rel=1e-4, abs=1e-9)
+        else:
+            assert h["r"][i] is None
+
+
+def test_weights_over_time_sum_to_one(html):
+    w = payload(html)["weights"]
+    assert len(w["series"]) == 12 and w["series"][-2]["name"] == "others" and w["series"][-1]["name"] == "stable sleeve"
+    totals = np.sum([s["values"] for s in w["series"]], axis=0)
+    np.testing.assert_allclose(totals, 1.0, atol=1e-4)
+
+
+def test_report_cmd_rerenders_and_reports_missing_files(run_dir, tmp_path):
+    out = tmp_path / "again.html"
+    res = CliRunner().invoke(report_cmd, [str(run_dir), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "wrote" in res.output and out.read_text() == (run_dir / "report.html").read_text()  # deterministic
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(report_cmd, [str(empty)])
+    assert res.exit_code != 0 and "not a finished run folder" in res.output and "summary.json" in res.output
+
+
+def test_run_folder_without_benchmarks_or_gross_level(run_dir, tmp_path):
+    """Older run folders (no benchmarks.parquet, no index_level, no gross/benchmarks keys) render."""
+    old = tmp_path / "old"
+    old.mkdir()
+    pl.read_parquet(run_dir / "nav.parquet").drop("index_level").write_parquet(old / "nav.parquet")
+    for f in ("holdings.parquet", "transactions.parquet"):
+        (old / f).write_bytes((run_dir / f).read_bytes())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary.pop("gross"), summary.pop("benchmarks")
+    (old / "summary.json").write_text(json.dumps(summary))
+    html = render_run_dir(old).read_text()
+    data = payload(html)
+    assert data["level"] is None and data["bench"] == []
+    assert "<th>Index level (gross)</th>" not in html and "id=chart-perf" in html
+
+
+def test_never_invested_run_renders(run_dir):
+    """A run with no holdings and no transactions (e.g. bearish throughout) still renders."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    nav = pl.read_parquet(run_dir / "nav.parquet").with_columns(pl.lit("bear").alias("regime"))
+    holdings = pl.read_parquet(run_dir / "holdings.parquet").clear()
+    tx = pl.read_parquet(run_dir / "transactions.parquet").clear()
+    data = payload(render_report(summary, nav, holdings, tx, None))
+    assert data["hold"]["dates"] == [] and data["tx"]["d"] == [] and len(data["bear"]) == 1
+
+
+def test_stablecoin_sleeve_monthly_and_cap(tmp_path):
+    run = make_run_dir(tmp_path / "usdc", {"stable.asset": "tether", "rebalance.frequency": "monthly",
+                                           "weighting.max_weight": 0.3, "benchmarks": {}}, days=300)
+    html = (run / "report.html").read_text()
+    data = payload(html)
+    assert data["stableId"] == "tether" and data["bench"] == []
+    assert data["weights"]["series"][-1]["id"] == "tether"
+    assert "rebalances monthly (1st of the month)" in html
+
+
+def test_next_rebalance_follows_the_schedule():
+    weekly = {"rebalance": {"frequency": "weekly", "weekday": "monday"}}
+    assert next_rebalance(weekly, date(2024, 12, 29)) == date(2024, 12, 30)  # Sunday → Monday
+    assert next_rebalance(weekly, date(2024, 12, 30)) == date(2025, 1, 6)   # a Monday → the next one
+    assert next_rebalance({"rebalance": {"frequency": "weekly", "weekday": "friday"}}, date(2024, 12, 30)) == date(2025, 1, 3)
+    assert next_rebalance({"rebalance": {"frequency": "monthly"}}, date(2024, 12, 15)) == date(2025, 1, 1)
+    assert next_rebalance({"rebalance": {"frequency": "every_observation"}}, date(2024, 12, 15), 7) == date(2024, 12, 22)
+
+
+def test_yearly_returns_match_the_statistics(run_dir):
+    nav = pl.read_parquet(run_dir / "nav.parquet")
+    mine = _period_returns(nav["date"], nav["nav"].to_numpy(), "y")
+    ref = yearly_returns(nav["date"].to_numpy(), nav["nav"].to_numpy())
+    assert mine.keys() == ref.keys()
+    for y in ref:
+        assert mine[y] == pytest.approx(ref[y], rel=1e-12)
+    monthly = _period_returns(nav["date"], nav["nav"].to_numpy(), "mo")
+    year = next(iter(ref))
+    assert np.prod([1 + v for k, v in monthly.items() if k.startswith(year)]) - 1 == pytest.approx(ref[year], rel=1e-9)
+
+
+def test_percent_format():
+    assert pct(0.1234) == "12.3%" and pct(-0.00001, 1, True) == "+0.0%" and pct(None) == "–" and pct(39.1, 1, True) == "+3,910.0%"

@@ -1,0 +1,198 @@
+"""report.html in a real headless browser (Debian's chromium driven by Playwright), fully offline:
+every request other than file:// is blocked and recorded.
+
+Needs /usr/bin/chromium (Debian package ``chromium``) and the ``playwright`` Python package; the
+browser is never downloaded (no ``playwright install``). Skips when either is missing.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from backtest.report import DUST_WEIGHT
+from tests.test_report import make_run_dir
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHARTS = ("chart-perf", "chart-dd", "chart-treemap", "chart-weights", "chart-signal")
+SKIP_HOW = "CI installs both: `apt-get install -y chromium` and `pip install playwright` (never `playwright install`)"
+
+if not CHROMIUM.is_file():
+    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}; {SKIP_HOW}", allow_module_level=True)
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:
+    pytest.skip(f"browser tests need the playwright Python package; {SKIP_HOW}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return make_run_dir(tmp_path_factory.mktemp("browser") / "run")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+class Loaded:
+    """The report open in a page, with what the page logged and what it tried to fetch."""
+
+    def __init__(self, browser, path: Path):
+        self.errors: list[str] = []
+        self.blocked: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1366, "height": 768})
+        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.route("**/*", self._route)
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_selector("body[data-charts=ready][data-tx=ready]", state="attached", timeout=30_000)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith("file://"):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+
+@pytest.fixture(scope="module")
+def report(browser, run_dir):
+    loaded = Loaded(browser, run_dir / "report.html")
+    yield loaded
+    loaded.page.close()
+
+
+def _ink(browser, png: bytes) -> tuple[float, int]:
+    """Share of pixels that differ from the most common colour, and the number of distinct colours
+    (decoded by the browser itself, on a blank page)."""
+    page = browser.new_page()
+    try:
+        return tuple(page.evaluate("""async (b64) => {
+            const img = new Image(); img.src = "data:image/png;base64," + b64; await img.decode();
+            const c = document.createElement("canvas"); c.width = img.width; c.height = img.height;
+            const ctx = c.getContext("2d"); ctx.drawImage(img, 0, 0);
+            const d = ctx.getImageData(0, 0, c.width, c.height).data, counts = new Map();
+            for (let i = 0; i < d.length; i += 4) {
+                const k = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2]; counts.set(k, (counts.get(k) || 0) + 1);
+            }
+            const top = Math.max(...counts.values()), n = d.length / 4;
+            return [(n - top) / n, counts.size];
+        }""", base64.b64encode(png).decode()))
+    finally:
+        page.close()
+
+
+def test_loads_offline_without_console_errors(report):
+    assert report.blocked == [], f"the report tried to fetch {report.blocked[:5]}"
+    assert report.errors == []
+    assert report.page.evaluate("typeof Plotly") == "object"
+
+
+@pytest.mark.parametrize("chart", CHARTS)
+def test_every_chart_renders(report, browser, chart):
+    el = report.page.locator(f"#{chart}")
+    el.scroll_into_view_if_needed()
+    assert el.locator(".main-svg").count() >= 1, f"{chart}: plotly drew nothing"
+    box = el.bounding_box()
+    assert box["width"] > 300 and box["height"] > 150
+    ink, colours = _ink(browser, el.screenshot())
+    assert ink > 0.02 and colours > 20, f"{chart} looks blank: {ink:.1%} ink, {colours} colours"
+
+
+def _tiles(page) -> list[str]:
+    """Labels of the treemap's leaf tiles (the root, id __all__, is the frame they sit in)."""
+    return page.evaluate("""() => {
+        const gd = document.getElementById("chart-treemap");
+        return Array.from(gd.querySelectorAll("g.slice")).map(s => s.__data__ && s.__data__.data && s.__data__.data.data)
+            .filter(d => d && d.id !== "__all__").map(d => d.id);
+    }""")
+
+
+def _held(run_dir: Path, day: date | None = None) -> list[str]:
+    h = pl.read_parquet(run_dir / "holdings.parquet").filter(pl.col("weight") >= DUST_WEIGHT)
+    return sorted(h.filter(pl.col("date") == (day or h["date"].max()))["asset_id"].to_list())
+
+
+def test_treemap_has_one_tile_per_holding(report, run_dir):
+    page = report.page
+    assert page.locator("#chart-treemap g.slice").count() == len(_held(run_dir)) + 1  # + the root frame
+    assert sorted(_tiles(page)) == _held(run_dir)
+    # an earlier rebalance date, from the date picker: the tiles follow
+    h = pl.read_parquet(run_dir / "holdings.parquet")
+    dates = h["date"].unique().sort().to_list()
+    k = len(dates) // 2
+    page.select_option("#hold-date", str(k))
+    page.wait_for_function(f"document.getElementById('hold-info').textContent.startsWith('{dates[k]}')")
+    assert sorted(_tiles(page)) == _held(run_dir, dates[k])
+    page.click("#hold-next")
+    page.wait_for_function(f"document.getElementById('hold-info').textContent.startsWith('{dates[k + 1]}')")
+    assert sorted(_tiles(page)) == _held(run_dir, dates[k + 1])
+    assert page.locator("#hold-table tbody tr").count() == len(_held(run_dir, dates[k + 1]))
+
+
+def _count(page) -> int:
+    return int(page.inner_text("#tx-count").replace(",", ""))
+
+
+def test_transactions_filter_narrows_the_table(report, run_dir):
+    page = report.page
+    tx = pl.read_parquet(run_dir / "transactions.parquet")
+    assert _count(page) == tx.height
+    assert page.locator("#tx-table tbody tr").count() == min(50, tx.height)
+    page.fill("#tx-asset", "BTC")
+    btc = tx.filter(pl.col("symbol") == "BTC")
+    assert 0 < _count(page) == btc.height < tx.height
+    rows = page.locator("#tx-table tbody tr")
+    assert all(rows.nth(i).locator("td").nth(1).inner_text() == "BTC" for i in range(min(rows.count(), 10)))
+    page.select_option("#tx-reason", "reweight")
+    assert _count(page) == btc.filter(pl.col("reason") == "reweight").height
+    page.click("#tx-reset")
+    assert _count(page) == tx.height
+    # date range: inclusive on both ends
+    days = tx["date"].unique().sort().to_list()
+    lo, hi = days[len(days) // 4], days[len(days) // 2]
+    page.fill("#tx-from", str(lo))
+    page.fill("#tx-to", str(hi))
+    assert _count(page) == tx.filter(pl.col("date").is_between(lo, hi)).height < tx.height
+    # totals and the per-year table follow the filter
+    window = tx.filter(pl.col("date").is_between(lo, hi))
+    fee = float(page.inner_text("#tx-totals").split("fee $")[1].split()[0].replace(",", ""))
+    assert fee == pytest.approx(window["fee"].sum(), abs=0.01)
+    years = page.locator("#tx-years tbody tr th").all_inner_texts()
+    assert [y for y in years if y != "all"] == sorted({str(d.year) for d in window["date"]})
+    page.click("#tx-reset")
+
+
+def test_transactions_sort_by_clicking_a_header(report, run_dir):
+    page = report.page
+    tx = pl.read_parquet(run_dir / "transactions.parquet")
+    page.click("#tx-table th[data-k=f]")  # fee: largest first
+    first = page.locator("#tx-table tbody tr").first.locator("td").nth(6).inner_text()
+    assert float(first.replace(",", "")) == pytest.approx(tx["fee"].max(), abs=0.006)
+    page.click("#tx-table th[data-k=f]")  # again: smallest first
+    first = page.locator("#tx-table tbody tr").first.locator("td").nth(6).inner_text()
+    assert float(first.replace(",", "")) == pytest.approx(tx["fee"].min(), rel=0.01)
+    page.click("#tx-table th[data-k=d]")
+    assert page.locator("#tx-table tbody tr").first.locator("td").first.inner_text() == str(tx["date"].min())
+
+
+def test_report_of_a_run_without_benchmarks_loads_cleanly(browser, tmp_path):
+    run = make_run_dir(tmp_path / "plain", {"benchmarks": {}, "regime.signal": "none"}, days=200)
+    loaded = Loaded(browser, run / "report.html")
+    try:
+        assert loaded.errors == [] and loaded.blocked == []
+        assert "always invested" in loaded.page.inner_text("#statistics")
+    finally:
+        loaded.page.close()
+
