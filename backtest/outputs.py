@@ -151,12 +151,17 @@ def regime_switch_dates(market: MarketData, plan: IndexPlan) -> list[dict]:
     ]
 
 
+def stats_invested(sim: SimulationArrays) -> np.ndarray:
+    """Share of NAV in risk assets after each observation's trades."""
+    return np.clip(1.0 - sim.stable_value / sim.nav, 0.0, 1.0)
+
+
 def run_statistics(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: SimulationArrays) -> dict:
     """The flat statistics of a run (``backtest.stats.STATS_KEYS`` plus transaction counts)."""
     rows = np.arange(plan.first_row, plan.last_row + 1)
     n_switches = int(np.isin(plan.trade_kind, (2, 3)).sum())
     stats = compute_stats(market.dates[rows], sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas,
-                          sim.n_holdings > 0, n_switches, platform_fee=sim.platform_fee,
+                          stats_invested(sim), n_switches, platform_fee=sim.platform_fee,
                           initial_value=cfg.backtest.initial_nav)
     stats["n_transactions"] = int(sim.tx_int.shape[0])
     stats["n_unfilled_orders"] = int(sim.un_int.shape[0])
@@ -187,7 +192,7 @@ def build_result(
     stats = run_statistics(cfg, market, plan, sim)
     rows = np.arange(plan.first_row, plan.last_row + 1)
     zero = np.zeros_like(sim.nav)
-    gross = compute_stats(market.dates[rows], level, sim.turnover, zero, zero, zero, sim.n_holdings > 0,
+    gross = compute_stats(market.dates[rows], level, sim.turnover, zero, zero, zero, stats_invested(sim),
                           len(switches), initial_value=1000.0)
     kinds, counts = np.unique(plan.trade_kind, return_counts=True)
     stats["n_trades_by_kind"] = {KIND_NAMES[k]: int(c) for k, c in zip(kinds, counts)}

@@ -132,7 +132,7 @@ def compute_stats(
 
     Inputs are ``(T,)`` arrays over the observations: ``dates`` (datetime64[D], strictly increasing,
     UTC), ``nav`` (> 0, after each date's trades), ``turnover`` (one-way, fraction of nav; 0 on
-    non-trade dates), ``fee``/``slippage``/``gas`` (USD per observation), ``risk_on`` (bool: holds
+    non-trade dates), ``fee``/``slippage``/``gas`` (USD per observation), ``risk_on`` (bool, or the invested share in [0, 1]: holds
     risk assets). Returns are fractions (0.1 = 10 %), dates ISO strings, durations calendar days,
     ``years = (end - start).days / 365``. Risk-free rate 0. Undefined values are ``None``.
     ``platform_fee`` (USD per observation) is reported beside the exchange fee. ``initial_value``
@@ -144,7 +144,7 @@ def compute_stats(
     turnover = np.asarray(turnover, dtype=np.float64)
     fee, slippage, gas = (np.asarray(a, dtype=np.float64) for a in (fee, slippage, gas))
     platform = np.zeros_like(fee) if platform_fee is None else np.asarray(platform_fee, dtype=np.float64)
-    risk_on = np.asarray(risk_on, dtype=bool)
+    risk_on = np.asarray(risk_on, dtype=np.float64)
 
     T = d.size
     if T == 0:

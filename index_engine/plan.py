@@ -119,7 +119,8 @@ def trade_schedule(
     """Trade rows and kinds inside [first, last].
 
     Invest at ``first`` when bullish there; afterwards trade on every regime switch (bull→bear:
-    regime_exit, bear→bull: regime_entry) and on scheduled dates while bullish. ``first`` must
+    regime_exit, bear→bull: regime_entry) and on scheduled dates (while bearish their target is the
+    stable sleeve). ``first`` must
     be a row with decision data (see ``build_plan``).
     """
     if first > last:
@@ -130,7 +131,9 @@ def trade_schedule(
     prev[0] = state[0]
     prev[1:] = state[:-1]
     kind = np.full(rows.size, -1, np.int8)
-    kind[(state == BULL) & scheduled[first : last + 1]] = KIND_SCHEDULED
+    # scheduled dates trade in both regimes: while bearish the target is the stable sleeve, so they
+    # only complete exits left unfilled by costs.min_order_usd / max_participation (else no order)
+    kind[scheduled[first : last + 1]] = KIND_SCHEDULED
     kind[(state != prev) & (state == BULL)] = KIND_REGIME_ENTRY
     kind[(state != prev) & (state != BULL)] = KIND_REGIME_EXIT
     if state[0] == BULL:

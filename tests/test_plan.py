@@ -81,9 +81,10 @@ def test_regime_switch_trades_on_detection_not_at_next_rebalance():
     assert kinds[18] == KIND_REGIME_EXIT  # observed at the close of 17, traded at the close of 18 (a Friday)
     assert kinds[32] == KIND_REGIME_ENTRY
     assert kinds[1] == KIND_INITIAL and kinds[7] == KIND_SCHEDULED  # row 0 has no observed data yet
-    # while bearish, scheduled Mondays (rows 21, 28) keep the stable sleeve: no trade
-    assert 21 not in kinds and 28 not in kinds
-    assert plan.weights[plan.trade_rows == 18].sum() == 0
+    # while bearish, scheduled Mondays (rows 21, 28) keep the stable sleeve: zero risk weights
+    assert kinds[21] == KIND_SCHEDULED and kinds[28] == KIND_SCHEDULED
+    for row in (18, 21, 28):
+        assert plan.weights[plan.trade_rows == row].sum() == 0
     assert plan.regime_at[18] == 0 and plan.regime_at[17] == 1
 
 
@@ -91,7 +92,9 @@ def test_bearish_at_start_waits_for_the_switch_to_bullish():
     market = _trending_market(down_from=17, up_from=31)
     c = cfg(regime={"signal": "total_market_cap_sma", "window": 3}, backtest={"start": "2024-01-20"})
     plan = build_plan(c, market)
-    assert plan.trade_kind[0] == KIND_REGIME_ENTRY and plan.trade_rows[0] == 32
+    invested = plan.weights.sum(axis=1) > 0
+    assert plan.trade_kind[invested][0] == KIND_REGIME_ENTRY and plan.trade_rows[invested][0] == 32
+    assert (plan.trade_kind[~invested] == KIND_SCHEDULED).all()  # bearish Mondays: stable sleeve only
 
 
 def test_asset_price_sma_signal_and_errors():
