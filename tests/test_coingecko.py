@@ -145,11 +145,12 @@ def test_fetch_end_to_end(api, sleeps, tmp_path, monkeypatch):
     assert frame.schema["date"] == pl.Date
     assert frame.height == 5 + 4 + 5 + 5 + 5
     btc = frame.filter(pl.col("asset_id") == "bitcoin").sort("date")
-    assert btc["date"].to_list() == [dt.date(2024, 1, d) for d in range(1, 6)]
-    assert btc["price_usd"][-1] == 44150.5  # intraday point after 00:00 on the same UTC day: the last wins
+    # a 00:00 UTC point is the close of the previous day; the trailing live snapshot (not at midnight) is dropped
+    assert btc["date"].to_list() == [dt.date(2023, 12, 31)] + [dt.date(2024, 1, d) for d in range(1, 5)]
+    assert btc["price_usd"][-1] == 44179.92
     assert btc["symbol"][0] == "BTC" and btc["name"][0] == "Bitcoin"
     eth = frame.filter(pl.col("asset_id") == "ethereum").sort("date")
-    assert eth["date"][0] == dt.date(2024, 1, 2) and eth["market_cap_usd"][0] is None  # 0 -> null
+    assert eth["date"][0] == dt.date(2024, 1, 1) and eth["market_cap_usd"][0] is None  # 0 -> null
     usdc = frame.filter(pl.col("asset_id") == "usd-coin").sort("date")
     assert usdc["volume_24h_usd"][1] is None
 
@@ -157,7 +158,7 @@ def test_fetch_end_to_end(api, sleeps, tmp_path, monkeypatch):
     assert cats.rows() == [("tether", "stablecoin"), ("usd-coin", "stablecoin"), ("wrapped-bitcoin", "wrapped")]
     m = MarketData.from_parquet(out / PARQUET_NAME, categories=out / CATEGORIES_NAME)
     assert m.price.shape == (5, 5) and list(m.asset_ids) == sorted(TOP5)
-    assert str(m.dates[0]) == "2024-01-01" and str(m.dates[-1]) == "2024-01-05"
+    assert str(m.dates[0]) == "2023-12-31" and str(m.dates[-1]) == "2024-01-04"
     cat = dict(zip(m.asset_ids, m.categories))
     assert cat == {"bitcoin": "other", "ethereum": "other", "tether": "stablecoin", "usd-coin": "stablecoin",
                    "wrapped-bitcoin": "wrapped"}
@@ -483,7 +484,7 @@ def test_cli_fetch(api, tmp_path, monkeypatch):
     args = ["fetch", "--top", "5", "--days", "max", "--out", str(out), "--no-progress", "--min-interval", "0"]
     result = CliRunner().invoke(data_cmd, args)
     assert result.exit_code == 0, result.output
-    assert "5 coins (5 downloaded, 0 from cache" in result.output and "2024-01-01 .. 2024-01-05" in result.output
+    assert "5 coins (5 downloaded, 0 from cache" in result.output and "2023-12-31 .. 2024-01-04" in result.output
     m = MarketData.from_parquet(out / PARQUET_NAME, categories=out / CATEGORIES_NAME)
     assert m.n_assets == 5 and SECRET not in result.output
     again = CliRunner().invoke(data_cmd, args)

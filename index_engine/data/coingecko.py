@@ -50,6 +50,7 @@ CACHE_FORMAT = 1
 # CoinGecko category id -> project category; earlier entries win when a coin is in both lists.
 CATEGORY_SOURCES = {"stablecoins": "stablecoin", "wrapped-tokens": "wrapped"}
 MAX_CATEGORY_PAGES = 40
+_DAY_MS = 86_400_000
 COLUMNS = ("date", "asset_id", "symbol", "name", "price_usd", "market_cap_usd", "volume_24h_usd")
 _SERIES = (("prices", "price_usd"), ("market_caps", "market_cap_usd"), ("total_volumes", "volume_24h_usd"))
 
@@ -208,7 +209,8 @@ def _read_cache(path: Path, coin_id: str, days: str) -> MarketChart | None:
 
 
 def assemble(coins: list[MarketCoin], charts: dict[str, MarketChart]) -> pl.DataFrame:
-    """The long table: one row per (UTC day, coin); the last point of a day wins; cap 0 -> null."""
+    """The long table: one row per (UTC day, coin) labelled by the day whose close the point is
+    (a 00:00 UTC point closes the previous day); the last point of a day wins; cap 0 -> null."""
     frames = []
     for series, column in _SERIES:
         ids, ts, values = [], [], []
@@ -220,7 +222,11 @@ def assemble(coins: list[MarketCoin], charts: dict[str, MarketChart]) -> pl.Data
         frame = (
             pl.DataFrame({"asset_id": ids, "ts": ts, column: values},
                          schema={"asset_id": pl.Utf8, "ts": pl.Int64, column: pl.Float64})
-            .with_columns(pl.from_epoch("ts", time_unit="ms").dt.date().alias("date"))
+            # a point at 00:00 UTC of day D is the close of D − 1: label every point by the day whose
+            # close it is (the instant just before it), and drop a last point that is not at midnight
+            # (today's unfinished day, a live snapshot rather than a close)
+            .filter(~((pl.col("ts") % _DAY_MS != 0) & (pl.col("ts") == pl.col("ts").max().over("asset_id"))))
+            .with_columns(pl.from_epoch(pl.col("ts") - 1, time_unit="ms").dt.date().alias("date"))
             .sort("asset_id", "ts", maintain_order=True)
             .unique(["asset_id", "date"], keep="last", maintain_order=True)
             .select("asset_id", "date", column)
