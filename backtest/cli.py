@@ -46,7 +46,8 @@ def _summary_table(result) -> Table:
         ("volatility", pct(s["volatility"])), ("Sharpe", num(s["sharpe"])), ("Sortino", num(s["sortino"])),
         ("max drawdown", f"{pct(s['max_drawdown'])} ({s['max_drawdown_peak']} → {s['max_drawdown_trough']})"),
         ("Calmar", num(s["calmar"])), ("turnover / year", pct(s["turnover_annualised"])),
-        ("costs fee / slippage / gas", f"{num(s['costs_fee'])} / {num(s['costs_slippage'])} / {num(s['costs_gas'])}"),
+        ("costs fee / platform / slippage / gas",
+         f"{num(s['costs_fee'])} / {num(s['costs_platform_fee'])} / {num(s['costs_slippage'])} / {num(s['costs_gas'])}"),
         ("regime switches", str(s["n_regime_switches"])), ("time invested", pct(s["time_invested"])),
         ("transactions", f"{s['n_transactions']:,}"),
     ]
@@ -193,13 +194,14 @@ def quote(config, data, categories, amount, side, max_slippage_bps, holdings_fil
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by, no_progress) -> None:
     """Run the cartesian product of GRID's values over CONFIG; one row of statistics per config."""
-    from backtest.sweep import load_grid, ranked, run_sweep, write_sweep
+    from backtest.sweep import check_rank_key, load_grid, ranked, run_sweep, write_sweep
     from index_engine.config import IndexConfig
 
     _quiet_data_warnings()
     t0 = time.perf_counter()
     cfg = IndexConfig.from_yaml(config)
     grid = load_grid(grid_path)
+    check_rank_key(rank_by)
     market = load_market(cfg, data, categories)
     frame = run_sweep(cfg, market, grid, workers=workers, scheduler=scheduler, progress=not no_progress)
     out_dir = write_sweep(frame, out, grid, rank_by)

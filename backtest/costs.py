@@ -51,8 +51,17 @@ def _forward_filled_at(px: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.where(last >= 0, px[np.maximum(last, 0)], np.nan)
 
 
-def build_cost_model(cfg: IndexConfig, market: MarketData, trade_rows: np.ndarray, decision_rows: np.ndarray) -> CostModel:
-    """Cost parameters for trades at ``trade_rows`` deciding on ``decision_rows`` (point in time)."""
+def build_cost_model(
+    cfg: IndexConfig,
+    market: MarketData,
+    trade_rows: np.ndarray,
+    decision_rows: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> CostModel:
+    """Cost parameters for trades at ``trade_rows`` deciding on ``decision_rows`` (point in time).
+
+    ``weights`` (R, N), when given, limits the ``cost_fallback`` warning to assets being bought there.
+    """
     costs = cfg.costs
     slip = costs.slippage_model
     shape = (trade_rows.size, market.n_assets)
@@ -70,12 +79,14 @@ def build_cost_model(cfg: IndexConfig, market: MarketData, trade_rows: np.ndarra
         ok = np.isfinite(sigma) & (adv > 0)
         impact = np.where(ok, slip.k * np.nan_to_num(sigma) / np.sqrt(np.where(ok, adv, 1.0)), 0.0)
         rate = np.where(ok, slip.spread_bps / 2e4, slip.fallback_bps / 1e4)
-        flagged = np.flatnonzero((~ok).any(axis=0))
+        lacking = ~ok if weights is None else (~ok & (weights > 0))
+        flagged = np.flatnonzero(lacking.any(axis=0))
         if flagged.size:
             warnings.append(DataWarning(
                 "cost_fallback", int(flagged.size),
-                f"{flagged.size} assets lack volume or volatility at some trades: costs.slippage.fallback_bps="
-                f"{slip.fallback_bps} is charged on their orders there",
+                f"{flagged.size} assets {'traded ' if weights is not None else ''}lack volume or volatility at "
+                f"some trades ({int(lacking.sum())} asset-trades): costs.slippage.fallback_bps={slip.fallback_bps} "
+                "is charged on their orders there",
                 [str(a) for a in market.asset_ids[flagged[:10]]],
             ))
     else:

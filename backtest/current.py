@@ -24,7 +24,7 @@ class IndexState:
     """The index at the close of ``as_of``.
 
     holdings: asset_id, symbol, target_weight (set at the last trade), weight (drifted to as_of),
-        price (last valid close), quantity, value — per 1 unit of the index NAV in ``result``.
+        price (last valid close, USD), quantity, value (USD) of the replayed portfolio in ``result``.
     changes: what the last trade changed versus the one before: asset_id, symbol, change
         (entry | exit | reweight), weight_before, weight_after.
     regime: bull/bear in effect; signal, sma, threshold (the level whose crossing switches the

@@ -69,8 +69,9 @@ def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan, costs: 
         date = market.dates[plan.trade_rows[sim.fail_at]]
         if sim.status == STATUS_NAV_EXHAUSTED:
             raise BacktestError(
-                f"on {date} the costs of the rebalance exceed the portfolio value (costs.gas_usd="
-                f"{cfg.costs.gas_usd} per order): lower the costs or raise backtest.initial_nav"
+                f"on {date} the costs of the rebalance exceed the portfolio value (gas per order "
+                f"{costs.gas[sim.fail_at]:,.2f} USD with costs.gas_usd={cfg.costs.gas_usd}, plus fees and slippage): "
+                "lower the costs or raise backtest.initial_nav"
             )
         raise BacktestError(f"the self-financing cost solve did not converge on {date} (please report this)")
     return sim
@@ -91,7 +92,7 @@ def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) 
     from backtest.benchmarks import benchmark_configs
 
     plan = build_plan(cfg, market)
-    costs = build_cost_model(cfg, market, plan.trade_rows, plan.decision_rows)
+    costs = build_cost_model(cfg, market, plan.trade_rows, plan.decision_rows, plan.weights)
     sim = simulate_plan(cfg, market, plan, costs)
     level = gross_level(market, plan)
     bench = []

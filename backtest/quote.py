@@ -3,7 +3,8 @@
 Buy: ``amount`` USD is invested in the index's current holdings (weights drifted to ``as_of``),
 paying every cost out of the amount with the same exact solve as a backtest trade
 (``backtest.kernels.rebalance_legs``): the expected value is what the buyer holds afterwards.
-Sell: the user's holdings (or an index position worth ``amount``) are sold into the stable sleeve.
+Sell: the user's holdings (or an index position worth ``amount``, cash share included) are sold
+into the stable sleeve; skipped or capped orders stay unsold and are not counted as proceeds.
 
 Totals, all USD: platform_fee, exchange_fee, gas, estimated_slippage; max_slippage = the user's
 tolerance × each order's notional; expected_value = amount − fees − gas − estimated slippage;
@@ -100,12 +101,15 @@ def quote(
         raise QuoteError(f"--amount must be a positive number of USD, got {amount}")
     if not (0 <= max_slippage_bps < 10_000):
         raise QuoteError(f"--max-slippage-bps must be in [0, 10000), got {max_slippage_bps}")
+    if side == "buy" and amount is None:
+        raise QuoteError("--amount is required for a buy")
+    if side == "sell" and amount is None and holdings is None:
+        raise QuoteError("a sell needs --amount (an index position worth that much) or --holdings FILE")
     state = index_state(cfg, market, as_of)
     row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
+    # a live quote prices at the close of as_of with the data known then (no decision lag: it is now)
     costs = build_cost_model(cfg, market, np.array([row]), np.array([row]))
     if side == "buy":
-        if amount is None:
-            raise QuoteError("--amount is required for a buy")
         legs = _buy_legs(state, market, amount, costs)
     else:
         legs = _sell_legs(state, market, amount, holdings, costs)
@@ -141,15 +145,16 @@ def _buy_legs(state: IndexState, market: MarketData, amount: float, costs) -> di
     if not ok or x <= 0:
         raise QuoteError(f"the costs of buying ${amount:,.2f} exceed the amount (gas {costs.gas[0]:,.2f} per order)")
     return {"cols": cols, "prices": prices, "notional": post, "frozen": frozen, "requested": requested, "sign": 1.0,
-            "amount": amount}
+            "amount": amount, "base": amount}
 
 
 def _sell_legs(state: IndexState, market: MarketData, amount, holdings, costs) -> dict:
-    if holdings is None:
-        if amount is None:
-            raise QuoteError("a sell needs --amount (an index position worth that much) or --holdings FILE")
-        cols, prices, w, _ = _cols_prices(state, market)
-        notional = amount * w
+    """Orders to redeem into the stable sleeve; ``base`` = filled proceeds + cash already held."""
+    if holdings is None:  # an index position worth `amount`, in the index's current weights
+        cols, prices, w, w_cash = _cols_prices(state, market)
+        total_w = w.sum() + w_cash
+        notional = amount * w / total_w
+        cash = amount * w_cash / total_w
     else:
         unknown = sorted(a for a in holdings if a != "cash" and a not in set(market.asset_ids.tolist()))
         if unknown:
@@ -158,18 +163,19 @@ def _sell_legs(state: IndexState, market: MarketData, amount, holdings, costs) -
         row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
         prices = np.array([_last_close(market, c, row) for c in cols])
         value = np.array([holdings[market.asset_ids[c]] for c in cols]) * prices
-        total = value.sum()
+        total = value.sum() + holdings.get("cash", 0.0)
         if total <= 0:
             raise QuoteError("--holdings: nothing to sell (total value 0)")
         fraction = 1.0 if amount is None else min(1.0, amount / total)
         notional = value * fraction
+        cash = holdings.get("cash", 0.0) * fraction
     cap = np.array([costs.order_cap[0, c] for c in cols])
     keep = notional >= costs.min_order
-    frozen = np.where(~keep, 0, np.where(notional > cap, 1, -1)).astype(np.int8)
+    frozen = np.where(~keep & (notional > 0), 0, np.where(notional > cap, 1, -1)).astype(np.int8)
     requested = np.where(frozen >= 0, notional, 0.0)
     filled = np.where(keep, np.minimum(notional, cap), 0.0)
     return {"cols": cols, "prices": prices, "notional": filled, "frozen": frozen, "requested": requested,
-            "sign": -1.0, "amount": float(notional.sum())}
+            "sign": -1.0, "amount": float(notional.sum() + cash), "base": float(filled.sum() + cash)}
 
 
 def _last_close(market: MarketData, col: int, row: int) -> float:
@@ -208,19 +214,21 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
         tot["slip"] += slip
         tot["max_slip"] += max_slip
         tot["notional"] += q
-    if not orders:
+    if not orders and (side == "buy" or legs["base"] <= 0):
         raise QuoteError(
             f"every order is below costs.min_order_usd={costs.min_order:g}: the amount is too small for "
             f"{len(legs['cols'])} constituents"
         )
     if any(o["slippage_exceeds_tolerance"] for o in orders):
         warnings.append("estimated slippage exceeds the tolerance on some orders: they would revert")
-    amount = legs["amount"]
+    if skipped:
+        warnings.append(f"{len(skipped)} orders skipped or cut (see skipped_orders): their value stays unsold / in cash")
     fixed = tot["platform"] + tot["fee"] + tot["gas"]
+    base = legs["base"]  # buy: the amount paid in; sell: filled proceeds plus cash already held
     return Quote(
-        side=side, amount=amount, as_of=str(state.as_of), orders=orders, skipped=skipped,
+        side=side, amount=legs["amount"], as_of=str(state.as_of), orders=orders, skipped=skipped,
         platform_fee=tot["platform"], exchange_fee=tot["fee"], gas=tot["gas"],
         estimated_slippage=tot["slip"], max_slippage=tot["max_slip"],
-        expected_value=amount - fixed - tot["slip"], min_expected_value=amount - fixed - tot["max_slip"],
+        expected_value=base - fixed - tot["slip"], min_expected_value=base - fixed - tot["max_slip"],
         max_slippage_bps=max_slippage_bps, warnings=warnings,
     )

@@ -28,7 +28,11 @@ from index_engine.config import ConfigError, IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.plan import PlanCache
 
-RANK_KEYS = ("sharpe", "cagr", "sortino", "calmar", "total_return", "max_drawdown")
+# statistics a sweep can be ranked by; for LOWER_IS_BETTER the smallest value ranks first
+RANK_KEYS = ("sharpe", "cagr", "sortino", "calmar", "total_return", "final_nav", "max_drawdown", "volatility",
+             "costs_total", "cost_drag_bps_per_year", "turnover_annualised", "time_invested")
+LOWER_IS_BETTER = ("volatility", "costs_total", "cost_drag_bps_per_year", "turnover_annualised")
+ROW_STATS = (*STATS_KEYS, "n_transactions", "n_unfilled_orders")
 
 
 def load_grid(path: str | Path) -> dict[str, list]:
@@ -194,16 +198,21 @@ def _frame(configs, grid, results) -> pl.DataFrame:
     rows = []
     for i, (values, _) in enumerate(configs):
         stats = results[i]
-        rows.append({**{k: values[k] for k in grid}, **{k: stats[k] for k in (*STATS_KEYS, "n_transactions")}})
+        rows.append({**{k: values[k] for k in grid}, **{k: stats[k] for k in ROW_STATS}})
     frame = pl.DataFrame(rows, infer_schema_length=None)
     return frame
 
 
+def check_rank_key(by: str) -> None:
+    if by not in RANK_KEYS:
+        raise ConfigError(f"--rank-by {by!r} is not a ranking statistic; choose one of {', '.join(RANK_KEYS)}")
+
+
 def ranked(frame: pl.DataFrame, by: str = "sharpe", top: int = 10) -> pl.DataFrame:
-    """The best ``top`` configs by a statistic (descending; max_drawdown: closest to 0 first)."""
-    if by not in frame.columns:
-        raise ConfigError(f"--rank-by {by!r} is not a statistic; choose one of {', '.join(RANK_KEYS)}")
-    return frame.sort(by, descending=True, nulls_last=True).head(top)
+    """The best ``top`` configs by a statistic (max_drawdown: closest to 0 first; costs, volatility
+    and turnover: smallest first)."""
+    check_rank_key(by)
+    return frame.sort(by, descending=by not in LOWER_IS_BETTER, nulls_last=True).head(top)
 
 
 def write_sweep(frame: pl.DataFrame, out_dir: str | Path, grid: dict, by: str = "sharpe") -> Path:

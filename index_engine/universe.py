@@ -38,8 +38,9 @@ def score_screen(market: MarketData, cfg: UniverseConfig, decision_rows: np.ndar
         if name not in market.scores:
             raise ScoreError(
                 f"universe.min_scores: score column {name!r} is not loaded in the market data "
-                f"({market.source}); load it with scores=[{name!r}] or via the CLI, which loads every "
-                "min_scores column"
+                f"({market.source}); score columns come from the data file (MarketData.from_parquet/from_csv/"
+                f"from_frame with scores=[{name!r}]; the CLI loads every min_scores column of --data); the "
+                "synthetic market has none"
             )
         score = market.scores[name][d]
         missing |= ~np.isfinite(score)

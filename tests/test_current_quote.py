@@ -120,3 +120,18 @@ def test_cli_quote_json_has_the_contract_keys(tmp_path):
     hold = subprocess.run([sys.executable, "-m", "backtest.cli", "holdings", "configs/global100.yaml", "--json",
                            "--as-of", "2020-03-02"], capture_output=True, text=True)
     assert hold.returncode == 0 and json.loads(hold.stdout)["as_of"] == "2020-03-02"
+
+
+def test_sell_of_an_index_position_counts_its_cash_and_not_unfilled_orders(market):
+    c = cfg()
+    q = quote(c, market, 100_000.0, side="sell")
+    assert q.amount == pytest.approx(100_000.0)
+    sold = sum(o["notional"] for o in q.orders)
+    cash = 100_000.0 - sold
+    assert q.expected_value == pytest.approx(sold + cash - q.exchange_fee - q.platform_fee - q.gas - q.estimated_slippage)
+    skipped = quote(cfg(min_order_usd=3_000), market, 100_000.0, side="sell")
+    unsold = sum(s["requested_notional"] for s in skipped.skipped)
+    proceeds = sum(o["notional"] for o in skipped.orders) + cash
+    assert skipped.skipped and proceeds == pytest.approx(100_000.0 - unsold)
+    assert skipped.expected_value == pytest.approx(
+        proceeds - skipped.exchange_fee - skipped.platform_fee - skipped.gas - skipped.estimated_slippage)
