@@ -2,7 +2,7 @@
 
 Per order of notional Q (USD) on asset i at trade k:
 
-    cost = (fee + platform_fee)·Q + slippage_i·Q + impact_i·Q^1.5 + gas_k
+    cost = (fee + platform_fee)·Q + slippage_i·Q + min(impact_i·Q^0.5, max_impact)·Q + gas_k
 
 ``fixed_bps`` slippage gives slippage_i = bps/1e4 and impact_i = 0. ``sqrt_impact`` gives
 slippage_i = spread/2 and impact_i = k·σ_i / sqrt(ADV_i) — so the rate is spread/2 + k·σ_i·sqrt(Q/ADV_i)
@@ -40,6 +40,7 @@ class CostModel:
     order_cap: np.ndarray
     gas: np.ndarray  # (R,) USD per order
     min_order: float
+    max_impact: float = np.inf  # cap on the impact rate impact_i·sqrt(Q)
     warnings: tuple[DataWarning, ...] = ()
 
 
@@ -115,5 +116,6 @@ def build_cost_model(
         order_cap=order_cap,
         gas=gas,
         min_order=costs.min_order_usd,
+        max_impact=slip.max_impact_bps / 1e4 if slip.model == "sqrt_impact" else np.inf,
         warnings=tuple(warnings),
     )

@@ -62,6 +62,7 @@ def simulate_plan(cfg: IndexConfig, market: MarketData, plan: IndexPlan, costs: 
         costs.order_cap,
         costs.gas,
         costs.min_order,
+        costs.max_impact,
         capacity,
     )
     sim = SimulationArrays(*out)

@@ -23,67 +23,87 @@ REASON_ENTRY, REASON_EXIT, REASON_REWEIGHT, REASON_REGIME_EXIT, REASON_REGIME_EN
 REASON_NAMES = ("entry", "exit", "reweight", "regime_exit", "regime_entry", "delisted")
 STATUS_OK, STATUS_NAV_EXHAUSTED, STATUS_NO_CONVERGENCE = 0, 1, 2
 
-FREEZE_NONE, FREEZE_MIN_ORDER, FREEZE_PARTICIPATION = -1, 0, 1
-UNFILLED_REASONS = ("min_order", "max_participation")
+FREEZE_NONE, FREEZE_MIN_ORDER, FREEZE_PARTICIPATION, FREEZE_UNFUNDED = -1, 0, 1, 2
+UNFILLED_REASONS = ("min_order", "max_participation", "unfunded")
 
 # trade kinds, as in index_engine.plan
 _KIND_INITIAL, _KIND_SCHEDULED, _KIND_REGIME_EXIT, _KIND_REGIME_ENTRY = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def solve_post_trade_value(a, b, lin, impact, gas, nav_pre):
-    """Root x of  x + Σ_j [lin_j·|d_j| + impact_j·|d_j|^1.5 + gas_j·(d_j ≠ 0)] = nav_pre,
-    with each leg's trade d_j = a_j·x + b_j (USD).
-
-    The left side is convex and increasing in x where the solution lies, so Newton's method from
-    x = nav_pre converges from above; with linear costs it is exact in a few steps.
-    Returns (x, converged).
-    """
-    x = nav_pre
-    for _ in range(200):
-        f = x - nav_pre
-        df = 1.0
-        for j in range(a.shape[0]):
-            d = a[j] * x + b[j]
-            if d != 0.0:
-                q = abs(d)
-                root = np.sqrt(q)
+def _excess(x, a, b, lin, impact, max_impact, gas, nav_pre):
+    """f(x) = x + Σ_j cost_j(|a_j·x + b_j|) − nav_pre and its slope."""
+    f = x - nav_pre
+    df = 1.0
+    for j in range(a.shape[0]):
+        d = a[j] * x + b[j]
+        if d != 0.0:
+            q = abs(d)
+            root = np.sqrt(q)
+            if impact[j] * root < max_impact:
                 f += lin[j] * q + impact[j] * q * root + gas[j]
-                df += (1.0 if d > 0.0 else -1.0) * a[j] * (lin[j] + 1.5 * impact[j] * root)
+                slope = lin[j] + 1.5 * impact[j] * root
+            else:  # the impact rate is capped: linear beyond the cap
+                f += (lin[j] + max_impact) * q + gas[j]
+                slope = lin[j] + max_impact
+            df += (1.0 if d > 0.0 else -1.0) * a[j] * slope
+    return f, df
+
+
+@njit(cache=True)
+def solve_post_trade_value(a, b, lin, impact, max_impact, gas, nav_pre):
+    """Root x of  x + Σ_j cost_j(|d_j|) = nav_pre  with each leg's trade d_j = a_j·x + b_j (USD) and
+    cost(q) = lin·q + min(impact·q^1.5, max_impact·q) + gas·(q ≠ 0).
+
+    Newton's method from x = nav_pre (where f ≥ 0), safeguarded by bisection inside the bracket
+    [0, nav_pre]; with linear costs it lands on the exact root in a few steps. Returns (x, ok);
+    x <= 0 means the costs exceed the portfolio.
+    """
+    lo, hi = 0.0, nav_pre
+    f_lo, _ = _excess(lo, a, b, lin, impact, max_impact, gas, nav_pre)
+    if f_lo >= 0.0:
+        return 0.0, True  # even x = 0 cannot pay the costs
+    x = nav_pre
+    for _ in range(300):
+        f, df = _excess(x, a, b, lin, impact, max_impact, gas, nav_pre)
         if abs(f) <= 1e-13 * nav_pre:
             return x, True
-        if df <= 0.0:
-            return x, False
-        step = f / df
-        if step == 0.0:
+        if f > 0.0:
+            hi = x
+        else:
+            lo = x
+        step = f / df if df > 0.0 else np.inf
+        nxt = x - step
+        if not (lo < nxt < hi):
+            nxt = 0.5 * (lo + hi)
+        if nxt == x or hi - lo <= 1e-15 * nav_pre:
             return x, True
-        x -= step
-        if x <= 0.0:  # costs exceed the portfolio: the caller reports it
-            return x, True
+        x = nxt
     return x, False
 
 
 @njit(cache=True)
-def rebalance_legs(h, w, h_s, w_s, lin, impact, cap, lin_s, impact_s, gas, gas_s, min_order, nav_pre):
+def rebalance_legs(h, w, h_s, w_s, lin, impact, cap, lin_s, impact_s, max_impact, gas, gas_s, min_order, nav_pre):
     """Trade every leg towards its target weight, paying costs out of the portfolio.
 
     Legs are risk assets (current values h, target weights w, cost coefficients, order caps) plus
     the stable sleeve (h_s, w_s). Orders below ``min_order`` are skipped and orders above their cap
-    filled up to it: such legs are frozen at their reachable value, the other legs still get w·x, and
-    what is not invested stays in the stable sleeve. Only when frozen sells cannot fund the other
-    legs (the sleeve would go negative) are the free legs scaled down together. Repeats until no new
-    leg freezes.
+    filled up to it (skipped if the cap is below ``min_order``): such legs are frozen at their
+    reachable value, the other legs still get w·x, and what is not invested stays in the stable
+    sleeve. When frozen sells cannot fund the other legs the free legs are scaled down together;
+    when the fillable orders cannot even pay their own costs nothing trades (FREEZE_UNFUNDED).
 
-    Returns (x, v, v_s, frozen, requested, ok): post-trade value, post-trade value of each leg and
-    of the stable leg (USD; the trades are v − h), FREEZE_* code per leg, the requested notional of
-    frozen legs, convergence.
+    Returns (x, v, v_s, d, d_s, frozen, requested, ok): post-trade value; post-trade value and
+    trade (USD, + buy) of each leg and of the stable leg; FREEZE_* code per leg; the requested
+    notional of frozen legs; convergence. Trades are exactly the solver's, so costs are charged on
+    the orders recorded.
     """
     m = h.shape[0]
     frozen = np.full(m, FREEZE_NONE, np.int8)
     value_frozen = np.zeros(m)
     requested = np.zeros(m)
     a = np.empty(m + 1)
-    c = np.empty(m + 1)  # post-trade value of leg j = a_j·x + c_j; its trade d_j = a_j·x + c_j − h_j
+    c = np.empty(m + 1)  # post-trade value of leg j = a_j·x + c_j; its trade d_j = a_j·x + (c_j − h_j)
     b = np.empty(m + 1)
     hh = np.empty(m + 1)
     hh[:m] = h
@@ -99,6 +119,7 @@ def rebalance_legs(h, w, h_s, w_s, lin, impact, cap, lin_s, impact_s, gas, gas_s
     gas_all[m] = gas_s
     x = nav_pre
     ok = True
+    unfunded = False
     for _ in range(m + 1):
         w_free = 0.0
         v_frozen = 0.0
@@ -134,10 +155,13 @@ def rebalance_legs(h, w, h_s, w_s, lin, impact, cap, lin_s, impact_s, gas, gas_s
                 c[m] = -v_frozen
             for j in range(m + 1):
                 b[j] = c[j] - hh[j]
-            x, ok = solve_post_trade_value(a, b, lin_all, imp_all, gas_all, nav_pre)
+            x, ok = solve_post_trade_value(a, b, lin_all, imp_all, max_impact, gas_all, nav_pre)
             if not ok or n_frozen == 0 or a[m] * x + c[m] >= 0.0:
                 break
         if not ok:
+            break
+        if n_frozen > 0 and x - v_frozen < 0.0:
+            unfunded = True  # what can be filled does not pay for its own orders
             break
         changed = False
         for j in range(m):
@@ -145,7 +169,7 @@ def rebalance_legs(h, w, h_s, w_s, lin, impact, cap, lin_s, impact_s, gas, gas_s
                 continue
             d = a[j] * x + b[j]
             q = abs(d)
-            if q > 0.0 and q < min_order:
+            if q > 0.0 and (q < min_order or (q > cap[j] and cap[j] < min_order)):
                 frozen[j] = FREEZE_MIN_ORDER
                 value_frozen[j] = h[j]
                 requested[j] = q
@@ -157,8 +181,20 @@ def rebalance_legs(h, w, h_s, w_s, lin, impact, cap, lin_s, impact_s, gas, gas_s
                 changed = True
         if not changed:
             break
-    post = a * x + c
-    return x, post[:m], post[m], frozen, requested, ok
+    d_all = np.zeros(m + 1)
+    post = hh.copy()
+    if unfunded:
+        for j in range(m):
+            q = abs(a[j] * x + b[j]) if frozen[j] == FREEZE_NONE else requested[j]
+            if q > 0.0:
+                frozen[j] = FREEZE_UNFUNDED
+                requested[j] = q
+        return nav_pre, post[:m], post[m], d_all[:m], d_all[m], frozen, requested, ok
+    for j in range(m + 1):
+        d_all[j] = a[j] * x + b[j]
+        # a free leg with nothing frozen is exactly w·x; any other leg is its value plus the trade
+        post[j] = a[j] * x if c[j] == 0.0 else hh[j] + d_all[j]
+    return x, post[:m], post[m], d_all[:m], d_all[m], frozen, requested, ok
 
 
 @njit(cache=True)
@@ -204,6 +240,7 @@ def simulate(
     order_cap: np.ndarray,
     gas: np.ndarray,
     min_order: float,
+    max_impact: float,
     capacity: int,
 ):
     """Replay the plan over rows [first, last]. Prices are closes; NaN = no observation.
@@ -294,9 +331,9 @@ def simulate(
                 lin_s, imp_s, gas_s = base_rate + slippage_rate[k, stable_col], impact[k, stable_col], gas[k]
             else:
                 lin_s, imp_s, gas_s = 0.0, 0.0, 0.0
-            x, post, post_s, frozen, requested, ok = rebalance_legs(
+            x, post, post_s, d, d_s, frozen, requested, ok = rebalance_legs(
                 h_buf[:m], w_buf[:m], h_stable, w_stable, lin_buf[:m], imp_buf[:m], cap_buf[:m],
-                lin_s, imp_s, gas[k], gas_s, min_order, nav_pre,
+                lin_s, imp_s, max_impact, gas[k], gas_s, min_order, nav_pre,
             )
             if not ok:
                 status = STATUS_NO_CONVERGENCE
@@ -310,7 +347,7 @@ def simulate(
             for j in range(m + 1):
                 is_stable = j == m
                 hj = h_stable if is_stable else h_buf[j]
-                dj = (post_s if is_stable else post[j]) - hj
+                dj = d_s if is_stable else d[j]
                 if j < m:
                     to += abs(post[j] / x - hj / nav_pre)
                     if frozen[j] != FREEZE_NONE:
@@ -320,7 +357,7 @@ def simulate(
                         un_int[n_un, 0] = t
                         un_int[n_un, 1] = col
                         un_int[n_un, 2] = frozen[j]
-                        un_val[n_un, 0] = requested[j] if w_buf[j] * x > hj else -requested[j]
+                        un_val[n_un, 0] = requested[j] if w_buf[j] * nav_pre > hj else -requested[j]
                         un_val[n_un, 1] = abs(dj)
                         un_val[n_un, 2] = last_px[col]
                         n_un += 1
@@ -331,7 +368,7 @@ def simulate(
                 has_close = is_stable or (price[t, col] > 0.0 and price[t, col] < np.inf)
                 target = w_stable if is_stable else w_buf[j]
                 q = abs(dj)
-                slip = slippage_rate[k, col] * q + impact[k, col] * q * np.sqrt(q)
+                slip = slippage_rate[k, col] * q + min(impact[k, col] * np.sqrt(q), max_impact) * q
                 if n_tx == tx_int.shape[0]:
                     tx_int, tx_val = _grow(tx_int), _grow(tx_val)
                 tx_int[n_tx, 0] = t

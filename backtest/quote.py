@@ -22,7 +22,7 @@ import polars as pl
 
 from backtest.costs import build_cost_model
 from backtest.current import IndexState, index_state
-from backtest.kernels import rebalance_legs
+from backtest.kernels import UNFILLED_REASONS, rebalance_legs
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 
@@ -139,8 +139,9 @@ def _buy_legs(state: IndexState, market: MarketData, amount: float, costs) -> di
     lin = base + np.array([costs.slippage_rate[0, c] for c in cols])
     imp = np.array([costs.impact[0, c] for c in cols])
     cap = np.array([costs.order_cap[0, c] for c in cols])
-    x, post, post_s, frozen, requested, ok = rebalance_legs(
-        np.zeros(len(cols)), w, amount, w_cash, lin, imp, cap, 0.0, 0.0, costs.gas[0], 0.0, costs.min_order, amount,
+    x, post, post_s, d, d_s, frozen, requested, ok = rebalance_legs(
+        np.zeros(len(cols)), w, amount, w_cash, lin, imp, cap, 0.0, 0.0, costs.max_impact, costs.gas[0], 0.0,
+        costs.min_order, amount,
     )
     if not ok or x <= 0:
         raise QuoteError(f"the costs of buying ${amount:,.2f} exceed the amount (gas {costs.gas[0]:,.2f} per order)")
@@ -195,10 +196,10 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
         q = float(legs["notional"][j])
         if legs["frozen"][j] >= 0:
             skipped.append({"asset_id": str(market.asset_ids[col]), "requested_notional": float(legs["requested"][j]),
-                            "filled_notional": q, "reason": ("min_order", "max_participation")[legs["frozen"][j]]})
+                            "filled_notional": q, "reason": UNFILLED_REASONS[legs["frozen"][j]]})
         if q <= 0:
             continue
-        slip = float(costs.slippage_rate[0, col] * q + costs.impact[0, col] * q ** 1.5)
+        slip = float(costs.slippage_rate[0, col] * q + min(costs.impact[0, col] * q ** 0.5, costs.max_impact) * q)
         max_slip = tolerance * q
         order = {
             "asset_id": str(market.asset_ids[col]), "symbol": str(market.symbols[col]), "side": side,

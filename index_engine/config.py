@@ -105,7 +105,7 @@ class StableConfig(_Section):
 
 class SlippageConfig(_Section):
     """Per-order slippage. ``fixed_bps``: ``bps`` of the traded notional. ``sqrt_impact``: rate =
-    spread_bps/2 + k·σ_i·sqrt(Q_i / ADV_i), σ_i the trailing daily volatility of log returns over
+    spread_bps/2 + min(k·σ_i·sqrt(Q_i / ADV_i), max_impact_bps), σ_i the trailing daily volatility of log returns over
     ``vol_window`` observations and ADV_i the trailing mean 24 h volume over ``adv_window``
     observations, both at the decision date; assets without them pay ``fallback_bps`` (flagged)."""
 
@@ -116,6 +116,10 @@ class SlippageConfig(_Section):
     vol_window: int = Field(30, ge=2)
     adv_window: int = Field(30, ge=1)
     fallback_bps: float = Field(100.0, ge=0, lt=10_000, description="rate for assets without volume or volatility")
+    max_impact_bps: float = Field(
+        2500.0, gt=0, lt=10_000,
+        description="cap on the impact rate k·σ·sqrt(Q/ADV): the square-root law does not hold for huge orders",
+    )
 
 
 class CostsConfig(_Section):
@@ -138,8 +142,8 @@ class CostsConfig(_Section):
             raise ValueError("costs.gas_units and costs.gas_price_gwei go together")
         linear = self.fee_bps + self.platform_fee_bps + self.slippage_model.bps
         if self.slippage_model.model == "sqrt_impact":
-            linear = self.fee_bps + self.platform_fee_bps + max(self.slippage_model.spread_bps / 2,
-                                                                  self.slippage_model.fallback_bps)
+            sm = self.slippage_model
+            linear = self.fee_bps + self.platform_fee_bps + max(sm.spread_bps / 2 + sm.max_impact_bps, sm.fallback_bps)
         if linear >= 10_000:
             raise ValueError("fee_bps + platform_fee_bps + slippage must be below 10000 (100%)")
         return self

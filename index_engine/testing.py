@@ -1,18 +1,15 @@
 """Property-testing helpers: Hypothesis strategies for markets and configs, and invariant checkers.
 
-Use them to property-test your own rules against the engine (see ``docs/testing.md``)::
+Test your own rules against the engine (see ``docs/testing.md``)::
 
-    from hypothesis import given
-    from backtest import run_backtest
-    from index_engine.testing import check_result_invariants, market_and_config
-
+    @settings(deadline=None)
     @given(market_and_config())
-    def test_my_rules(mc):
-        market, cfg = mc
+    def test_my_rules(market_config):
+        market, cfg = market_config
         check_result_invariants(run_backtest(cfg, market), market)
 
-Every market is drawn from a numpy seed plus structural parameters (sizes, calendar, probabilities
-of listings, deaths, gaps...), so Hypothesis can still shrink a failure to a small example.
+Markets are drawn from a numpy seed plus structural parameters (sizes, calendar, probabilities of
+listings, deaths, gaps...), so Hypothesis still shrinks a failure to a small example.
 """
 
 from __future__ import annotations
@@ -33,14 +30,15 @@ __all__ = ["CALENDARS", "REASONS", "check_no_lookahead", "check_result_invariant
            "market_and_config", "markets"]
 
 CALENDARS = ("daily", "weekly", "irregular")
-REASONS = frozenset({"entry", "exit", "reweight", "regime_exit", "regime_entry", "delisted"})
+REASONS = ("entry", "exit", "reweight", "regime_exit", "regime_entry", "delisted")
 _DAY0, _DAY1 = dt.date(2017, 1, 1).toordinal(), dt.date(2024, 12, 31).toordinal()
 _LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+_PROBS = st.sampled_from([0.0, 0.2, 0.5])
 
 
-# ---- markets ----------------------------------------------------------------------------------------
-def _lifecycle(rng, t: int, p_late: float, p_death: float, p_gap: float, fixed: bool = False):
-    """(T,) bool mask of priced rows: listing (NaN before), death (NaN after), gaps inside."""
+# ---- strategies -------------------------------------------------------------------------------------
+def _lifecycle(rng, t: int, p_late: float, p_death: float, p_gap: float, fixed: bool = False) -> np.ndarray:
+    """(T,) bool mask of priced rows: listing (NaN before), death (NaN after), one gap inside."""
     alive = np.zeros(t, bool)
     lo = 0 if fixed or rng.random() >= p_late else int(rng.integers(1, t))
     hi = t - 1 if fixed or rng.random() >= p_death or lo >= t - 1 else int(rng.integers(lo, t - 1))
@@ -48,7 +46,7 @@ def _lifecycle(rng, t: int, p_late: float, p_death: float, p_gap: float, fixed: 
     if not fixed and rng.random() < p_gap and hi - lo >= 2:
         g = int(rng.integers(lo + 1, hi + 1))
         alive[g : g + int(rng.integers(1, 6))] = False
-        alive[hi] = True  # the last day stays priced so a gap is never a death
+        alive[hi] = True  # the last priced day stays priced: a gap is never a death
     return alive
 
 
@@ -56,36 +54,31 @@ def _lifecycle(rng, t: int, p_late: float, p_death: float, p_gap: float, fixed: 
 def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20, max_days: int = 160,
             calendar: Union[None, str, Sequence[str]] = None, stablecoins: bool = True,
             excluded: bool = True, volume: Optional[bool] = None) -> MarketData:
-    """Random valid ``MarketData`` panels.
+    """Random valid ``MarketData`` panels of ``min_assets..max_assets`` × ``min_days..max_days``.
 
     ``calendar``: "daily" (every day), "weekly" (every 7 days), "irregular" (gaps of 1-3 days), a
-    sequence of these to draw from, or None for any. With ``stablecoins`` at least one asset is a
-    stablecoin (~$1 ± 2 %, the first one priced from day 0); with ``excluded`` there may be wrapped /
-    pegged assets. Risky assets have fat-tailed (Student-t) returns, late listings, deaths, gaps,
-    missing or zero market caps on some rows, constant caps and exactly tied caps (exercising the
-    asset_id tie-break); some are ``exchange_token``. The volume column (with zero days) is drawn
-    unless ``volume`` says. Prices are > 0 where finite, caps and volumes >= 0 where finite.
+    sequence of these, or None for any. With ``stablecoins`` 1-3 assets are stablecoins (~$1 ± 2 %;
+    the first is priced on every row); with ``excluded`` up to 2 are wrapped / pegged. Risky assets
+    have fat-tailed (Student-t) returns, late listings (NaN before), deaths (NaN after), gaps, missing
+    or zero market caps on some rows, constant caps and exactly tied caps (exercising the asset_id
+    tie-break); some are ``exchange_token``. A volume column (with zero days) is drawn unless
+    ``volume`` says, and maybe a score column ``rating`` (0..10, some missing) for
+    ``universe.min_scores``. Always valid input: prices > 0, caps and volumes >= 0 where finite.
     """
-    n = draw(st.integers(min_assets, max_assets))
-    t = draw(st.integers(min_days, max_days))
-    cals = CALENDARS if calendar is None else ((calendar,) if isinstance(calendar, str) else tuple(calendar))
-    cal = draw(st.sampled_from(cals))
+    n, t = draw(st.integers(min_assets, max_assets)), draw(st.integers(min_days, max_days))
+    cal = draw(st.sampled_from(CALENDARS if calendar is None else [calendar] if isinstance(calendar, str) else calendar))
     n_stable = draw(st.integers(1, min(3, n - 1))) if stablecoins and n >= 2 else 0
     n_excl = draw(st.integers(0, min(2, n - 1 - n_stable))) if excluded else 0
-    p_late, p_death, p_gap = (draw(st.sampled_from([0.0, 0.2, 0.5])) for _ in range(3))
-    p_mc = draw(st.sampled_from([0.0, 0.2, 0.5]))
-    tail_df = draw(st.sampled_from([30.0, 4.0, 2.5]))
-    vol = draw(st.floats(0.005, 0.2))
-    ties = draw(st.booleans())
-    has_volume = draw(st.booleans()) if volume is None else volume
-    start = draw(st.integers(_DAY0, _DAY1))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    p_late, p_death, p_gap, p_mc = (draw(_PROBS) for _ in range(4))
+    tail_df, vol = draw(st.sampled_from([30.0, 4.0, 2.5])), draw(st.floats(0.005, 0.2))
+    ties, has_volume, has_score = draw(st.booleans()), draw(st.booleans()) if volume is None else volume, draw(st.booleans())
+    start, rng = draw(st.integers(_DAY0, _DAY1)), np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
     n_risky = n - n_stable - n_excl
     steps = {"daily": np.ones(t - 1), "weekly": np.full(t - 1, 7), "irregular": rng.integers(1, 4, t - 1)}[cal]
     days = np.datetime64(dt.date.fromordinal(start), "D") + np.r_[0, np.cumsum(steps)].astype(np.int64)
     factor = np.clip(0.5 * vol * rng.standard_t(tail_df, t), -1.0, 1.0)
-    price, mc, cats = np.full((t, n), np.nan), np.full((t, n), np.nan), []
+    price, mc, cats, rows = np.full((t, n), np.nan), np.full((t, n), np.nan), [], np.arange(t)
     for i in range(n):
         if i < n_risky:
             eps = np.clip(vol * rng.uniform(0.3, 2.0) * rng.standard_t(tail_df, t), -1.5, 1.5)
@@ -99,8 +92,7 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
             cat = str(rng.choice(["wrapped", "pegged"]))
             px = price[:, 0] * np.exp(rng.normal(0, 0.002, t)) if cat == "wrapped" else 1.0 + 0.01 * rng.random(t)
             alive = np.isfinite(px) if cat == "wrapped" else _lifecycle(rng, t, p_late, p_death, p_gap)
-        supply = 10.0 ** rng.uniform(4, 11) * np.exp(np.cumsum(rng.normal(0, 0.002, t) * (rng.random() < 0.5)))
-        cap = px * supply
+        cap = px * 10.0 ** rng.uniform(4, 11) * np.exp(np.cumsum(rng.normal(0, 0.002, t) * (rng.random() < 0.5)))
         if i < n_risky and rng.random() < 0.15:
             cap = np.full(t, cap[0])  # constant market cap
         if rng.random() < p_mc:
@@ -108,96 +100,96 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
         if rng.random() < p_mc / 4:
             cap = np.where(rng.random(t) < 0.1, 0.0, cap)
         price[:, i] = np.where(alive, px, np.nan)
-        keep_cap = alive | ((rng.random(t) < 0.5) & (np.arange(t) > np.argmax(alive)))  # cap in a price gap
-        mc[:, i] = np.where(keep_cap & (np.arange(t) <= t - 1 - np.argmax(alive[::-1])), cap, np.nan)
+        life = (rows >= np.argmax(alive)) & (rows <= t - 1 - np.argmax(alive[::-1]))
+        mc[:, i] = np.where(alive | (life & (rng.random(t) < 0.5)), cap, np.nan)  # some caps inside price gaps
         cats.append(cat)
     if ties and n_risky >= 2:
         a, b = rng.choice(n_risky, 2, replace=False)
-        both = np.isfinite(mc[:, a]) & np.isfinite(mc[:, b])
-        mc[:, b] = np.where(both, mc[:, a], mc[:, b])
-    vol_arr = None
+        mc[:, b] = np.where(np.isfinite(mc[:, a]) & np.isfinite(mc[:, b]), mc[:, a], mc[:, b])
+    volumes = None
     if has_volume:
-        vol_arr = mc * np.exp(rng.normal(-3, 1.0, (t, n)))
-        vol_arr[(rng.random((t, n)) < 0.3) & (rng.random(n) < 0.3)] = 0.0
-        vol_arr[~np.isfinite(price)] = np.nan
+        volumes = mc * np.exp(rng.normal(-3, 1.0, (t, n)))
+        volumes[(rng.random((t, n)) < 0.3) & (rng.random(n) < 0.3)] = 0.0
+        volumes[~np.isfinite(price)] = np.nan
     ids = np.array([f"{''.join(rng.choice(_LETTERS, 4))}-{i}" for i in range(n)], dtype=object)
-    order = np.argsort(ids, kind="stable")
-    assets = pl.DataFrame({"asset_id": list(ids[order]), "symbol": [s.split("-")[0].upper() for s in ids[order]],
-                           "category": [cats[i] for i in order]})
-    return panel_from_dense(days, ids[order], price[:, order], mc[:, order],
-                            None if vol_arr is None else vol_arr[:, order], assets, source="<hypothesis>")
+    o = np.argsort(ids, kind="stable")
+    assets = pl.DataFrame({"asset_id": list(ids[o]), "symbol": [s.split("-")[0].upper() for s in ids[o]],
+                           "category": [cats[i] for i in o]})
+    rating = np.where(rng.random((t, n)) < 0.1, np.nan, rng.integers(0, 11, (t, n)).astype(float))
+    return panel_from_dense(days, ids[o], price[:, o], mc[:, o], None if volumes is None else volumes[:, o],
+                            assets, source="<hypothesis>", scores={"rating": rating[:, o]} if has_score else None)
 
 
-# ---- configs ----------------------------------------------------------------------------------------
 @st.composite
 def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets: Sequence[str] = (),
-                  dates: Optional[np.ndarray] = None) -> IndexConfig:
-    """Random valid ``IndexConfig`` over every methodology key.
+                  dates: Optional[np.ndarray] = None, gas_assets: Sequence[str] = (),
+                  scores: Sequence[str] = ()) -> IndexConfig:
+    """Random valid ``IndexConfig`` over every methodology and cost key.
 
     Selection (top_n 1..30, optional entry/exit buffer), weighting (any scheme, max_weight None or
-    0.02..1), rebalance (any frequency/weekday, decision_lag 0..3), regime (none, total_market_cap_sma
-    with window 2..60, band 0..0.1, confirm 1..3; asset_price_sma on one of ``asset_ids``), stable
-    sleeve (cash or one of ``stable_assets``), costs (fee/slippage 0..100 bps, gas 0..5 USD), universe
-    screens (excluded categories, min history/volume, an ``assets`` list from ``asset_ids``) and, when
-    ``dates`` is given, a backtest start/end inside them; initial_nav 1e3..1e7.
+    0.02..1), rebalance (any frequency/weekday, decision_lag 0..3), regime (none; total_market_cap_sma;
+    asset_price_sma on one of ``asset_ids``; window 2..60, band 0..0.1, confirm 1..3), stable sleeve
+    (cash or one of ``stable_assets``), universe screens (excluded categories, min history / volume,
+    min_scores on one of ``scores``, an ``assets`` list from ``asset_ids``), costs (fee / platform fee / fixed slippage 0..100 bps or
+    sqrt_impact, gas 0..5 USD or priced in one of ``gas_assets``, min_order_usd, max_participation),
+    initial_nav 1e3..1e7 and, when ``dates`` is given, an optional backtest start/end inside them.
     """
-    top_n = draw(st.integers(1, 30))
-    sel = {"top_n": top_n}
-    if draw(st.booleans()):
-        sel["entry_rank"] = draw(st.none() | st.integers(1, top_n))
-        sel["exit_rank"] = draw(st.none() | st.integers(top_n, top_n + 10))
-    universe = {}
-    if draw(st.integers(0, 3)) == 0:
-        universe["exclude_categories"] = draw(st.lists(st.sampled_from(CATEGORIES), unique=True))
-    if draw(st.integers(0, 3)) == 0:
-        universe["min_history_days"] = draw(st.integers(0, 60))
-    if draw(st.integers(0, 3)) == 0:
-        universe["min_volume_usd"] = draw(st.sampled_from([1.0, 1e4, 1e6]))
-        universe["volume_window"] = draw(st.integers(1, 30))
-    if asset_ids is not None and len(asset_ids) and draw(st.integers(0, 4)) == 0:
-        universe["assets"] = draw(st.lists(st.sampled_from(list(asset_ids)), min_size=1, unique=True))
-    signals = ["none", "total_market_cap_sma"] + (["asset_price_sma"] if asset_ids is not None and len(asset_ids) else [])
-    regime = {"signal": draw(st.sampled_from(signals)), "window": draw(st.integers(2, 60)),
-              "band": draw(st.sampled_from([0.0, 0.0, 0.02, 0.1])), "confirm": draw(st.integers(1, 3))}
+    top_n, ids, scores = draw(st.integers(1, 30)), list(asset_ids or []), list(scores)
+    maybe = lambda: draw(st.integers(0, 3)) == 0  # noqa: E731 - an optional key, drawn 1 time in 4
+    sel = {"top_n": top_n, "entry_rank": draw(st.none() | st.integers(1, top_n)),
+           "exit_rank": draw(st.none() | st.integers(top_n, top_n + 10))}
+    universe = {k: draw(v) for k, v in (
+        ("exclude_categories", st.lists(st.sampled_from(CATEGORIES), unique=True)),
+        ("min_history_days", st.integers(0, 60)),
+        ("min_volume_usd", st.sampled_from([1.0, 1e4, 1e6])), ("volume_window", st.integers(1, 30)),
+        ("min_scores", st.fixed_dictionaries({n: st.floats(0, 10) for n in scores[:1]})),
+        ("assets", st.lists(st.sampled_from(ids), min_size=1, unique=True) if ids else st.none())) if maybe()}
+    regime = {"signal": draw(st.sampled_from(["none", "total_market_cap_sma"] + ["asset_price_sma"] * bool(ids))),
+              "window": draw(st.integers(2, 60)), "band": draw(st.sampled_from([0.0, 0.0, 0.02, 0.1])),
+              "confirm": draw(st.integers(1, 3))}
     if regime["signal"] == "asset_price_sma":
-        regime["asset"] = draw(st.sampled_from(list(asset_ids)))
+        regime["asset"] = draw(st.sampled_from(ids))
     backtest = {"initial_nav": 10.0 ** draw(st.floats(3, 7))}
     if dates is not None and len(dates) and draw(st.booleans()):
         i, j = sorted(draw(st.lists(st.integers(0, len(dates) - 1), min_size=2, max_size=2)))
         day = dates.astype("datetime64[D]").astype(object)
-        if draw(st.booleans()):  # the first observation on or after start is at most row i <= j
-            backtest["start"] = day[i] - dt.timedelta(days=draw(st.integers(0, 1)))
-        if draw(st.booleans()):
-            backtest["end"] = day[j]
-    raw = {
-        "name": "hypothesis",
-        "universe": universe,
-        "selection": sel,
+        backtest.update(start=day[i] - dt.timedelta(days=draw(st.integers(0, 1))) if draw(st.booleans()) else None,
+                        end=day[j] if draw(st.booleans()) else None)  # start maps to a row <= i <= j
+    bps = st.just(0.0) | st.floats(0, 100)
+    costs = {k: draw(v) for k, v in (("platform_fee_bps", bps), ("min_order_usd", st.sampled_from([1.0, 100.0, 1e4])),
+                                     ("max_participation", st.floats(0.001, 1.0))) if maybe()}
+    costs.update(fee_bps=draw(bps), gas_usd=draw(st.just(0.0) | st.floats(0, 5)))
+    if maybe():
+        costs["slippage"] = {"model": "sqrt_impact", "k": draw(st.floats(0, 2)), "spread_bps": draw(bps),
+                             "vol_window": draw(st.integers(2, 30)), "adv_window": draw(st.integers(1, 30)),
+                             "fallback_bps": draw(bps)}
+    else:
+        costs["slippage_bps"] = draw(bps)
+    if gas_assets and maybe():
+        costs.update(gas_units=draw(st.floats(1e4, 2e5)), gas_price_gwei=draw(st.floats(1, 100)),
+                     gas_asset=draw(st.sampled_from(list(gas_assets))))
+    return IndexConfig.from_dict({
+        "name": "hypothesis", "universe": universe, "selection": sel, "regime": regime, "backtest": backtest,
+        "costs": costs, "stable": {"asset": draw(st.sampled_from(["cash", *stable_assets]))},
         "weighting": {"scheme": draw(st.sampled_from(["market_cap", "sqrt_market_cap", "equal"])),
                       "max_weight": draw(st.none() | st.floats(0.02, 1.0))},
         "rebalance": {"frequency": draw(st.sampled_from(["weekly", "monthly", "every_observation"])),
                       "weekday": draw(st.sampled_from(WEEKDAYS)), "decision_lag": draw(st.integers(0, 3))},
-        "regime": regime,
-        "stable": {"asset": draw(st.sampled_from(["cash", *stable_assets]))},
-        "costs": {"fee_bps": draw(st.floats(0, 100)), "slippage_bps": draw(st.floats(0, 100)),
-                  "gas_usd": draw(st.sampled_from([0.0, 0.0]) | st.floats(0, 5))},
-        "backtest": backtest,
-    }
-    return IndexConfig.from_dict(raw, source="<hypothesis>")
+    }, source="<hypothesis>")
 
 
 @st.composite
 def market_and_config(draw, **market_kwargs) -> tuple[MarketData, IndexConfig]:
-    """A market from ``markets(**market_kwargs)`` and a config consistent with it: stable.asset may
-    be one of its stablecoins priced from the first observation, regime.asset / universe.assets
-    name its assets, the backtest window lies inside its dates."""
+    """``(market, cfg)``: a market from ``markets(**market_kwargs)`` and a config consistent with it —
+    stable.asset may be one of its stablecoins and costs.gas_asset one of its assets (priced on the
+    first row), regime.asset and universe.assets name its assets, the window lies inside its dates."""
     market = draw(markets(**market_kwargs))
-    stables = [a for a, c, p in zip(market.asset_ids, market.categories, market.price[0])
-               if c == "stablecoin" and np.isfinite(p)]
-    return market, draw(index_configs(list(market.asset_ids), stables, market.dates))
+    priced = [(a, c) for a, c, p in zip(market.asset_ids, market.categories, market.price[0]) if np.isfinite(p)]
+    return market, draw(index_configs(list(market.asset_ids), [a for a, c in priced if c == "stablecoin"],
+                                      market.dates, [a for a, _ in priced], list(market.scores)))
 
 
-# ---- invariant checkers -----------------------------------------------------------------------------
+# ---- re-derivations of the documented rules (independent of the engine's code) ---------------------
 def _req(ok, msg: str) -> None:
     if not ok:
         raise AssertionError(msg)
@@ -209,10 +201,16 @@ def _close(a: float, b: float, tol: float, scale: float = 0.0) -> bool:
 
 def _ffill(a: np.ndarray) -> np.ndarray:
     """Last valid (finite > 0) value at or before each row, per column."""
-    valid = np.isfinite(a) & (a > 0)
-    idx = np.where(valid, np.arange(a.shape[0])[:, None], -1)
+    idx = np.where(np.isfinite(a) & (a > 0), np.arange(a.shape[0])[:, None], -1)
     np.maximum.accumulate(idx, axis=0, out=idx)
     return np.where(idx >= 0, a[np.maximum(idx, 0), np.arange(a.shape[1])], np.nan)
+
+
+def _trailing_mean(x: np.ndarray, d: int, window: int) -> np.ndarray:
+    """(N,) mean of the finite values of x over rows d − window + 1 .. d; 0 where there are none."""
+    win = x[max(0, d - window + 1) : d + 1]
+    cnt = np.isfinite(win).sum(axis=0)
+    return np.where(cnt > 0, np.nansum(win, axis=0) / np.maximum(cnt, 1), 0.0)
 
 
 def _scheduled(days: list, rb) -> np.ndarray:
@@ -226,150 +224,194 @@ def _scheduled(days: list, rb) -> np.ndarray:
     return out
 
 
-def _eligible(cfg: IndexConfig, market: MarketData, t: int, stable_id: str) -> np.ndarray:
-    """(N,) eligibility for a trade at row t, re-derived from the documented rules."""
+def _bull_at(cfg: IndexConfig, market: MarketData) -> np.ndarray:
+    """(T,) regime in effect for a trade at each row (True = bull): the state at row t − lag."""
+    g, u, t_all, lag = cfg.regime, cfg.universe, market.n_dates, cfg.rebalance.decision_lag
+    state, count, out = True, 0, np.ones(t_all + lag, bool)
+    if g.signal == "asset_price_sma":
+        sig = _ffill(market.price[:, [market.asset_index(g.asset)]])[:, 0]
+    elif g.signal == "total_market_cap_sma":
+        keep = ~np.isin(market.categories, list(u.exclude_categories))
+        keep &= np.isin(market.asset_ids, list(u.assets)) if u.assets is not None else True
+        cap = market.market_cap[:, keep]  # summed left to right, skipping NaN / 0, as documented
+        sig = np.array([sum(row[np.isfinite(row) & (row > 0)].tolist(), 0.0) for row in cap])
+    for r in range(t_all if g.signal != "none" else 0):
+        win = sig[max(0, r - g.window + 1) : r + 1]
+        sma = sum(win.tolist(), 0.0) / g.window if r >= g.window - 1 and np.isfinite(win).all() else math.nan
+        if not (math.isfinite(sig[r]) and math.isfinite(sma)):
+            count = 0  # the state carries over
+            continue
+        count = count + 1 if (sig[r] < sma * (1 - g.band) if state else sig[r] > sma * (1 + g.band)) else 0
+        if count >= g.confirm:
+            state, count = not state, 0
+        out[r + lag :] = state
+    return out[:t_all]
+
+
+def _eligible(cfg: IndexConfig, market: MarketData, t: int, first: list) -> np.ndarray:
+    """(N,) eligibility for a trade at row t (decision row t − lag) under ``cfg.universe``."""
     d, u = t - cfg.rebalance.decision_lag, cfg.universe
     if d < 0:
         return np.zeros(market.n_assets, bool)
     ok = lambda x: np.isfinite(x) & (x > 0)  # noqa: E731
-    e = ok(market.price[d]) & ok(market.market_cap[d]) & ok(market.price[t])
-    e &= ~np.isin(market.categories, list(u.exclude_categories)) & (market.asset_ids != stable_id)
-    if u.assets is not None:
-        e &= np.isin(market.asset_ids, list(u.assets))
-    first = market.assets["first_date"].to_list()
-    age = np.array([(market.dates[d].astype(object) - f).days if f else -1 for f in first])
-    e &= age >= u.min_history_days
-    if u.min_volume_usd > 0:
-        win = market.volume[max(0, d - u.volume_window + 1) : d + 1]
-        cnt = np.isfinite(win).sum(axis=0)
-        mean = np.where(cnt > 0, np.nansum(win, axis=0) / np.maximum(cnt, 1), 0.0)
-        e &= mean >= u.min_volume_usd
-    return e
+    e = ok(market.price[d]) & ok(market.market_cap[d]) & ok(market.price[t]) & (market.asset_ids != cfg.stable.asset)
+    e &= ~np.isin(market.categories, list(u.exclude_categories))
+    e &= np.isin(market.asset_ids, list(u.assets)) if u.assets is not None else True
+    e &= np.array([f is not None and (market.dates[d].astype(object) - f).days >= u.min_history_days for f in first])
+    for name, lowest in getattr(u, "min_scores", {}).items():  # a missing score fails the screen
+        e &= np.nan_to_num(market.scores[name][d], nan=-np.inf) >= lowest
+    return e & (_trailing_mean(market.volume, d, u.volume_window) >= u.min_volume_usd if u.min_volume_usd else True)
 
 
-def _expected_selection(cfg, market, t, stable_id, incumbents: set) -> set:
+def _selection(cfg: IndexConfig, market: MarketData, t: int, elig: np.ndarray, incumbents: set) -> set:
     """Top-N by market cap at the decision row (ties by asset_id) with the entry/exit buffer."""
     d, s = t - cfg.rebalance.decision_lag, cfg.selection
-    elig = np.flatnonzero(_eligible(cfg, market, t, stable_id))
-    order = [market.asset_ids[i] for i in sorted(elig, key=lambda i: (-market.market_cap[d, i], market.asset_ids[i]))]
+    ranked = sorted(np.flatnonzero(elig), key=lambda i: (-market.market_cap[d, i], market.asset_ids[i]))
+    order = [market.asset_ids[i] for i in ranked]
     picked = [a for r, a in enumerate(order, 1) if r <= (s.exit if a in incumbents else s.entry)][: s.top_n]
     return set(picked + [a for a in order if a not in picked][: s.top_n - len(picked)])
 
 
-def _check_weights(cfg, market, t, w: dict, msg: str) -> None:
-    """Risk weights: capped where feasible, else equal; uncapped names proportional to the scheme."""
-    d, col = t - cfg.rebalance.decision_lag, {a: i for i, a in enumerate(market.asset_ids)}
-    mc = np.array([market.market_cap[d, col[a]] for a in w])
-    raw = {"market_cap": mc, "sqrt_market_cap": np.sqrt(mc), "equal": np.ones(len(w))}[cfg.weighting.scheme]
-    wv, cap = np.array(list(w.values())), cfg.weighting.max_weight
-    cap = cap if cap is not None and cap < 1 else 1.0
+def _check_weights(cfg: IndexConfig, market: MarketData, t: int, w: dict, where: str) -> None:
+    """Risk weights: ≤ max_weight where feasible (else equal), uncapped names ∝ the scheme's raw weight."""
+    cap_mc = np.array([market.market_cap[t - cfg.rebalance.decision_lag, market.asset_index(a)] for a in w])
+    raw = {"market_cap": cap_mc, "sqrt_market_cap": np.sqrt(cap_mc), "equal": np.ones(len(w))}[cfg.weighting.scheme]
+    wv, cap = np.array(list(w.values())), min(cfg.weighting.max_weight or 1.0, 1.0)
     if len(w) * cap < 1:
-        _req(np.allclose(wv, 1 / len(w), rtol=1e-9, atol=0), f"{msg}: infeasible cap, weights not equal {w}")
-        return
-    _req((wv <= cap * (1 + 1e-12)).all(), f"{msg}: weight above max_weight={cap}: {w}")
+        return _req(np.allclose(wv, 1 / len(w), rtol=1e-9, atol=0), f"{where}: infeasible cap, weights not equal {w}")
+    _req((wv <= cap * (1 + 1e-12)).all(), f"{where}: a weight exceeds max_weight={cap}: {w}")
     free = wv < cap * (1 - 1e-9)
     if free.any():
         lam = wv[free] / raw[free]
-        _req(np.allclose(lam, lam[0], rtol=1e-9, atol=0), f"{msg}: uncapped weights not ∝ {cfg.weighting.scheme}: {w}")
-        _req((raw[~free] * lam[0] >= cap * (1 - 1e-9)).all(), f"{msg}: a capped name ranks below an uncapped one: {w}")
+        _req(np.allclose(lam, lam[0], rtol=1e-9, atol=0), f"{where}: uncapped weights not ∝ {cfg.weighting.scheme}: {w}")
+        _req((raw[~free] * lam[0] >= cap * (1 - 1e-9)).all(), f"{where}: a capped name ranks below an uncapped one {w}")
 
 
+def _order_costs(cfg: IndexConfig, market: MarketData, t: int, col: int, q: float, px: np.ndarray) -> tuple:
+    """(slippage USD, gas USD, participation cap USD) of an order of notional q on column col at row t."""
+    c, d = cfg.costs, t - cfg.rebalance.decision_lag
+    s, i = c.slippage_model, slice(col, col + 1)
+    adv = _trailing_mean(market.volume[:, i], d, s.adv_window)[0] if d >= 0 else 0.0
+    slip = s.bps / 1e4 * q
+    if s.model == "sqrt_impact":
+        p = market.price[max(0, d - s.vol_window + 1) : d + 1, col] if d >= 0 else np.array([])
+        ret = np.diff(np.log(p[np.isfinite(p) & (p > 0)]))
+        spacing = max(float(np.median(np.diff(market.dates.astype(np.int64)))), 1.0) if market.n_dates > 1 else 1.0
+        sigma = np.std(ret, ddof=1) / math.sqrt(spacing) if ret.size >= 2 else math.nan
+        ok = math.isfinite(sigma) and adv > 0
+        impact_rate = min(s.k * sigma * math.sqrt(q / adv), s.max_impact_bps / 1e4) if ok else 0.0
+        slip = (s.spread_bps / 2e4 * q + impact_rate * q) if ok else s.fallback_bps / 1e4 * q
+    gas = c.gas_usd + (c.gas_units * c.gas_price_gwei * 1e-9 * px[t, market.asset_index(c.gas_asset)]
+                       if c.gas_units else 0.0)
+    return slip, gas, (c.max_participation * adv if c.max_participation and adv > 0 else math.inf)
+
+
+def _by_day(frame: Optional[pl.DataFrame]) -> dict:
+    """{date: [row dicts]} of an output frame (empty for None)."""
+    return {} if frame is None else {k[0]: v.to_dicts() for k, v in frame.partition_by("date", as_dict=True).items()}
+
+
+# ---- checkers -----------------------------------------------------------------------------------------
 def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> None:
-    """Assert every documented invariant of a ``BacktestResult`` of ``market``; AssertionError names
-    the first violation (date, asset, values). See ``docs/testing.md`` for the full list.
+    """Assert every documented invariant of ``result = run_backtest(cfg, market)``; raises
+    AssertionError naming the first violation (date, asset, values). The list is in docs/testing.md.
 
-    NAV_pre at a trade date is reconstructed independently: the previous trade's holdings quantities
-    (before the first trade: initial_nav / stable price at the window start, in the stable sleeve)
-    marked at each asset's last valid close on or before the date (the stable asset likewise, cash
-    at $1) — the kernel's convention. Eligibility, selection (with the buffer's incumbents = the
-    previous trade's risk holdings), weights and the trade calendar are re-derived from ``cfg``.
+    NAV_pre at a trade date is reconstructed independently with the kernel's convention: the previous
+    trade's quantities (before the first trade: initial_nav / stable price at the window start, in the
+    stable sleeve) marked at each asset's last valid close on or before the date (the stable asset
+    likewise; cash at $1). The trade calendar, regime, eligibility, selection (incumbents = the
+    previous trade's selection), weights, order costs and reasons are re-derived from the config;
+    legs left off target by ``min_order_usd`` / ``max_participation`` must be in ``result.unfilled``.
     """
     cfg, c = result.config, result.config.costs
-    stable_id = cfg.stable.asset
+    stable, lag = cfg.stable.asset, cfg.rebalance.decision_lag
     days = market.dates.astype("datetime64[D]").astype(object).tolist()
-    row_of, col = {d: r for r, d in enumerate(days)}, {a: i for i, a in enumerate(market.asset_ids)}
-    px = _ffill(market.price)
-    sp = np.ones(market.n_dates) if stable_id == "cash" else px[:, col[stable_id]]
-    value_at = lambda a, t: sp[t] if a == stable_id else px[t, col[a]]  # noqa: E731
-    nav = result.nav.to_dicts()
-    _req(len(nav) > 0, "empty nav frame")
-    rows = [row_of[n["date"]] for n in nav]
-    b = cfg.backtest
+    px, first = _ffill(market.price), market.assets["first_date"].to_list()
+    sp = np.ones(market.n_dates) if stable == "cash" else px[:, market.asset_index(stable)]
+    mark = lambda a, t: sp[t] if a == stable else px[t, market.asset_index(a)]  # noqa: E731
+    b, nav = cfg.backtest, result.nav.to_dicts()
     r0 = 0 if b.start is None else next(r for r, d in enumerate(days) if d >= b.start)
     r1 = len(days) - 1 if b.end is None else max(r for r, d in enumerate(days) if d <= b.end)
-    _req(rows == list(range(r0, r1 + 1)), f"nav dates are not the backtest window rows {r0}..{r1}")
-    hold, txs = defaultdict(list), defaultdict(list)
-    for h in result.holdings.to_dicts():
-        hold[h["date"]].append(h)
-    for x in result.transactions.to_dicts():
-        txs[x["date"]].append(x)
-    _req(set(txs) <= set(hold), f"transactions on non-trade dates {sorted(set(txs) - set(hold))[:3]}")
-    sched = _scheduled(days, cfg.rebalance)
-    book, prev_regime, start = {stable_id: b.initial_nav / sp[r0]}, None, max(r0, cfg.rebalance.decision_lag)
-    for o, (t, n) in enumerate(zip(rows, nav)):
+    _req([n["date"] for n in nav] == days[r0 : r1 + 1], f"nav dates are not the window rows {r0}..{r1}")
+    hold, txs, unf = (_by_day(f) for f in (result.holdings, result.transactions, getattr(result, "unfilled", None)))
+    unf = {d: {u["asset_id"]: u for u in us} for d, us in unf.items()}
+    _req(set(txs) | set(unf) <= set(hold), f"orders on non-trade dates {sorted((set(txs) | set(unf)) - set(hold))[:3]}")
+    sched, bull_at, start = _scheduled(days, cfg.rebalance), _bull_at(cfg, market), max(r0, lag)
+    cost_cols = [k for k in ("fee", "platform_fee", "slippage", "gas") if k in nav[0]]
+    book, prev_sel = {stable: b.initial_nav / sp[r0]}, set()
+    for t, n in zip(range(r0, r1 + 1), nav):
         day, bull = n["date"], n["regime"] == "bull"
+        _req(bull == bull_at[t], f"{day}: regime {n['regime']}, re-derived {'bull' if bull_at[t] else 'bear'}")
         _req(math.isfinite(n["nav"]) and n["nav"] > 0, f"{day}: NAV {n['nav']} is not finite > 0")
-        pre = sum(q * value_at(a, t) for a, q in book.items())
-        costs = n["fee"] + n["slippage"] + n["gas"]
-        _req(_close(n["costs"], costs, tol, n["nav"]), f"{day}: costs {n['costs']} != fee+slippage+gas {costs}")
-        switched = t > start and n["regime"] != prev_regime
-        prev_regime = n["regime"]
-        _req((day in hold) == (t >= start and (switched or (bull and (t == start or sched[t])))),
+        pre, costs = sum(q * mark(a, t) for a, q in book.items()), sum(n[k] for k in cost_cols)
+        _req(_close(n["costs"], costs, tol, n["nav"]), f"{day}: costs {n['costs']} != sum of {cost_cols} {costs}")
+        switched = t > start and bull != bull_at[t - 1]
+        _req((day in hold) == (t >= start and (switched or sched[t] or (bull and t == start))),
              f"{day}: trade={day in hold} but regime={n['regime']} switched={switched} scheduled={sched[t]}")
         if day not in hold:
             _req(_close(n["nav"], pre, tol), f"{day}: NAV {n['nav']} != marked holdings {pre}")
             continue
         _req(_close(pre - costs, n["nav"], tol), f"{day}: NAV_pre {pre} - costs {costs} != NAV_post {n['nav']}")
-        hs = hold[day]
-        new = {h["asset_id"]: h["quantity"] for h in hs}
-        _req(len(new) == len(hs), f"{day}: duplicate holdings rows")
-        _req(abs(sum(h["weight"] for h in hs) - 1) <= tol, f"{day}: holdings weights sum to {sum(h['weight'] for h in hs)}")
+        hs, frozen = hold[day], unf.get(day, {})
+        new, w_new = {h["asset_id"]: h["quantity"] for h in hs}, {h["asset_id"]: h["weight"] for h in hs}
+        _req(len(new) == len(hs), f"{day}: two holdings rows for one asset")
+        _req(abs(sum(w_new.values()) - 1) <= tol, f"{day}: holdings weights sum to {sum(w_new.values())}")
         for h in hs:
             a, where = h["asset_id"], f"{day} {h['asset_id']}"
             _req(h["weight"] >= 0 and h["quantity"] >= 0, f"{where}: negative weight/quantity {h}")
-            _req(h["price"] == value_at(a, t), f"{where}: holding price {h['price']} != last close {value_at(a, t)}")
+            _req(h["price"] == mark(a, t), f"{where}: holding price {h['price']} != last close {mark(a, t)}")
             _req(_close(h["value"], h["quantity"] * h["price"], tol), f"{where}: value != quantity × price")
             _req(abs(h["weight"] - h["value"] / n["nav"]) <= tol, f"{where}: weight {h['weight']} != value / NAV")
-        risk = {h["asset_id"]: h["weight"] for h in hs if h["asset_id"] != stable_id}
+        risk = {a: w for a, w in w_new.items() if a != stable}
         _req(n["n_holdings"] == len(risk), f"{day}: n_holdings {n['n_holdings']} != {len(risk)}")
-        elig = _eligible(cfg, market, t, stable_id)
-        for a in risk:
-            i = col[a]
-            _req(market.categories[i] not in cfg.universe.exclude_categories, f"{day}: holds excluded {a} ({market.categories[i]})")
-            _req(elig[i], f"{day}: holds {a}, ineligible at decision row {t - cfg.rebalance.decision_lag} / trade row {t}")
-        if not bull:
-            _req(not risk, f"{day}: bear regime but risk assets held: {risk}")
-        else:
-            inc = {a for a in book if a != stable_id}
-            exp = _expected_selection(cfg, market, t, stable_id, inc)
-            _req(set(risk) == exp, f"{day}: selection {sorted(risk)} != expected {sorted(exp)} (incumbents {sorted(inc)})")
-            if risk:
-                _check_weights(cfg, market, t, risk, str(day))
-        w_new = {h["asset_id"]: h["weight"] for h in hs}
-        turnover = 0.5 * sum(abs(w_new.get(a, 0.0) - book.get(a, 0.0) * value_at(a, t) / pre) for a in set(book) | set(new))
+        elig = _eligible(cfg, market, t, first)
+        exp = prev_sel = _selection(cfg, market, t, elig, prev_sel) if bull else set()
+        for a in set(risk) - set(frozen):
+            cat = market.categories[market.asset_index(a)]
+            _req(cat not in cfg.universe.exclude_categories, f"{day}: holds {a} of excluded category {cat}")
+            _req(elig[market.asset_index(a)], f"{day}: holds {a}, ineligible at decision row {t - lag} / trade row {t}")
+        _req(set(risk) - set(frozen) <= exp and (frozen or exp <= set(risk)),  # frozen sells may starve buys
+             f"{day}: holds {sorted(risk)}, expected {sorted(exp)}, unfilled {sorted(frozen)}")
+        if risk and not frozen:
+            _check_weights(cfg, market, t, risk, str(day))
+        turnover = 0.5 * sum(abs(w_new.get(a, 0.0) - book.get(a, 0.0) * mark(a, t) / pre) for a in set(book) | set(new))
         _req(abs(turnover - n["turnover"]) <= tol, f"{day}: turnover {n['turnover']} != {turnover}")
         sums, signed = defaultdict(float), {}
         for x in txs.get(day, []):
-            a, where = x["asset_id"], f"{day} {x['asset_id']}"
+            a, q, where = x["asset_id"], x["notional"], f"{day} {x['asset_id']}"
             _req(a != "cash" and a not in signed, f"{where}: an order in the cash sleeve or two orders in one asset")
             _req(x["quantity"] >= 0 and x["side"] in ("buy", "sell"), f"{where}: bad quantity/side {x}")
-            _req(_close(x["notional"], x["quantity"] * x["price"], tol), f"{where}: notional != quantity × price")
-            for k, rate in (("fee", c.fee_bps / 1e4), ("slippage", c.slippage_bps / 1e4)):
-                _req(_close(x[k], rate * x["notional"], tol, tol), f"{where}: {k} {x[k]} != {rate} × {x['notional']}")
-                sums[k] += x[k]
-            _req(x["gas"] == c.gas_usd, f"{where}: gas {x['gas']} != costs.gas_usd {c.gas_usd}")
-            sums["gas"] += x["gas"]
-            signed[a] = x["quantity"] if x["side"] == "buy" else -x["quantity"]
-            _req(x["price"] == value_at(a, t), f"{where}: traded at {x['price']}, last close {value_at(a, t)}")
-            if x["side"] == "buy" and a != stable_id:
-                _req(np.isfinite(market.price[t, col[a]]) and elig[col[a]], f"{where}: bought an unpriced/ineligible asset")
-            old, fresh = book.get(a, 0.0), new.get(a, 0.0)
-            why = ("entry" if t == start and bull else "delisted" if old and a != stable_id and
-                   not market.price[t, col[a]] > 0 else ("regime_entry" if bull else "regime_exit") if switched
-                   else "entry" if not old else "exit" if not fresh else "reweight")
+            _req(_close(q, x["quantity"] * x["price"], tol), f"{where}: notional != quantity × price")
+            _req(x["price"] == mark(a, t), f"{where}: traded at {x['price']}, last close {mark(a, t)}")
+            slip, gas, cap = _order_costs(cfg, market, t, market.asset_index(a), q, px)
+            for k, want in (("fee", c.fee_bps / 1e4 * q), ("platform_fee", c.platform_fee_bps / 1e4 * q),
+                            ("slippage", slip), ("gas", gas)):
+                _req(_close(x.get(k, 0.0), want, 1e-6 if k == "slippage" else tol, tol), f"{where}: {k} {x.get(k)} != {want}")
+                sums[k] += x.get(k, 0.0)
+            if a != stable:
+                capped = frozen.get(a, {}).get("reason") == "max_participation"  # may fall below min_order
+                _req((capped or q >= c.min_order_usd * (1 - tol)) and q <= cap + tol * n["nav"], f"{where}: notional {q} "
+                     f"outside [min_order_usd {c.min_order_usd}, participation cap {cap}]")
+                _req(x["side"] == "sell" or elig[market.asset_index(a)], f"{where}: bought an ineligible/unpriced asset")
+            signed[a] = q / x["price"] if x["side"] == "buy" else -q / x["price"]
+            old, zero_target = book.get(a, 0.0), (a not in exp) if a != stable else bool(exp)
+            why = ("entry" if t == start and bull else "delisted" if old and a != stable and
+                   not market.price[t, market.asset_index(a)] > 0 else ("regime_entry" if bull else "regime_exit")
+                   if switched else "entry" if not old else "exit" if zero_target else "reweight")
             _req(x["reason"] == why, f"{where}: reason {x['reason']!r}, expected {why!r}")
-        for k in ("fee", "slippage", "gas"):
-            _req(_close(sums[k], n[k], tol, n["nav"]), f"{day}: sum of transaction {k} {sums[k]} != nav {k} {n[k]}")
+        for k in cost_cols:
+            _req(_close(sums[k], n[k], tol, n["nav"]), f"{day}: transactions' {k} {sums[k]} != nav {k} {n[k]}")
+        for a, u in frozen.items():
+            q = u["filled_notional"]
+            _req(u["reason"] in ("min_order", "max_participation", "unfunded"), f"{day} {a}: unfilled reason {u['reason']!r}")
+            if u["reason"] == "unfunded":  # the fillable orders could not pay their own costs: no trade at all
+                _req(q == 0 and not txs.get(day), f"{day} {a}: an unfunded trade placed orders")
+                continue
+            _req(u["reason"] == "max_participation" or (q == 0 and (u["requested_notional"] < c.min_order_usd or
+                 _order_costs(cfg, market, t, market.asset_index(a), u["requested_notional"], px)[2] < c.min_order_usd)),
+                 f"{day} {a}: skipped for min_order but requested {u['requested_notional']} / filled {q}")
+            _req(u["reason"] == "min_order" or (u["requested_notional"] > q and _close(
+                q, _order_costs(cfg, market, t, market.asset_index(a), q, px)[2], tol, n["nav"])), f"{day} {a}: bad fill {u}")
         for a in (set(book) | set(new)) - {"cash"}:
             d, scale = new.get(a, 0.0) - book.get(a, 0.0), max(book.get(a, 0.0), new.get(a, 0.0))
             _req(abs(signed.get(a, 0.0) - d) <= tol * scale, f"{day} {a}: order {signed.get(a)} != quantity change {d}")
@@ -377,26 +419,23 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
 
 
 def _same(a: pl.DataFrame, b: pl.DataFrame, rtol: float, what: str) -> None:
-    _req(a.columns == b.columns and a.height == b.height, f"{what}: {a.shape} vs {b.shape} rows/columns differ")
+    _req(a.columns == b.columns and a.height == b.height, f"{what}: shape {a.shape} (full) vs {b.shape} (truncated)")
     for name in a.columns:
-        x, y = a[name], b[name]
-        if x.dtype.is_float():
-            x, y = x.to_numpy(), y.to_numpy()
-            ok = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= rtol * np.maximum(np.abs(x), np.abs(y)))
-            bad = np.flatnonzero(~ok)
-            _req(bad.size == 0, f"{what}.{name} differs at {a['date'][int(bad[0])] if bad.size else ''}: "
-                 f"{x[bad[:1]]} (full data) vs {y[bad[:1]]} (truncated)")
-        else:
-            _req(x.equals(y), f"{what}.{name} differs: {x.to_list()[:5]} vs {y.to_list()[:5]}")
+        x, y = a[name].to_numpy(), b[name].to_numpy()
+        same = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= rtol * np.maximum(abs(x), abs(y))) \
+            if a[name].dtype.is_float() else x == y
+        bad = np.flatnonzero(~same)
+        _req(bad.size == 0, f"{what}.{name} differs on {a['date'][int(bad[0])] if bad.size else ''}: "
+             f"{x[bad[:1]]} (full data) vs {y[bad[:1]]} (truncated)")
 
 
 def check_no_lookahead(cfg: IndexConfig, market: MarketData, cut_date, rtol: float = 1e-12) -> bool:
     """Assert that results through ``cut_date`` do not depend on later data.
 
-    Runs ``cfg`` on ``market`` and on ``market.truncate(cut_date)`` and asserts the nav, holdings and
-    transactions frames are identical (floats to ``rtol`` relative) for dates <= cut_date. Returns
-    False without comparing when the truncated run cannot exist: the window starts after
-    ``cut_date``, or ``stable.asset`` / ``regime.asset`` was not yet observed by then; else True.
+    Runs ``cfg`` on ``market`` and on ``market.truncate(cut_date)`` and asserts that the nav, holdings,
+    transactions and unfilled rows dated <= cut_date are identical (floats to ``rtol`` relative).
+    Returns False without comparing when the truncated run cannot exist (cut before the data or the
+    backtest start, or stable.asset / regime.asset / costs.gas_asset unseen by then), else True.
     """
     from backtest import run_backtest
 
@@ -404,14 +443,13 @@ def check_no_lookahead(cfg: IndexConfig, market: MarketData, cut_date, rtol: flo
     if cut < market.dates[0] or (cfg.backtest.start is not None and np.datetime64(cfg.backtest.start, "D") > cut):
         return False
     part_market = market.truncate(cut)
-    known = set(part_market.asset_ids)
-    if (cfg.stable.asset != "cash" and cfg.stable.asset not in known) or (
-            cfg.regime.signal == "asset_price_sma" and cfg.regime.asset not in known):
+    needed = {cfg.stable.asset} - {"cash"} | ({cfg.regime.asset} if cfg.regime.signal == "asset_price_sma" else set())
+    if not needed | ({cfg.costs.gas_asset} if cfg.costs.gas_units else set()) <= set(part_market.asset_ids):
         return False
     full, part = run_backtest(cfg, market), run_backtest(cfg, part_market)
-    day = cut.astype(object)
-    for what in ("nav", "holdings", "transactions"):
-        keys = ["date"] if what == "nav" else ["date", "asset_id"]
-        a, b = (getattr(r, what).filter(pl.col("date") <= day).sort(keys) for r in (full, part))
-        _same(a, b, rtol, what)
+    for what in ("nav", "holdings", "transactions", "unfilled"):
+        if getattr(full, what, None) is not None:
+            keys = ["date"] if what == "nav" else ["date", "asset_id"]
+            a, b = (getattr(r, what).filter(pl.col("date") <= cut.astype(object)).sort(keys) for r in (full, part))
+            _same(a, b, rtol, what)
     return True

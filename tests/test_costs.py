@@ -32,8 +32,13 @@ def test_solver_with_square_root_impact_hits_the_root():
     lin = np.array([0.001, 0.001, 0.0])
     imp = np.array([0.002, 0.0005, 0.0])
     gas = np.array([1.0, 1.0, 0.0])
-    x, ok = solve_post_trade_value(a, b, lin, imp, gas, 1000.0)
+    x, ok = solve_post_trade_value(a, b, lin, imp, np.inf, gas, 1000.0)
     cost = sum(lin[j] * abs(a[j] * x + b[j]) + imp[j] * abs(a[j] * x + b[j]) ** 1.5 + gas[j] for j in range(2))
+    assert ok and x + cost == pytest.approx(1000.0, rel=1e-13)
+    # with the impact rate capped at 1 %, the costs are linear beyond the cap and the root is still exact
+    x, ok = solve_post_trade_value(a, b, lin, imp, 0.01, gas, 1000.0)
+    cost = sum(lin[j] * abs(a[j] * x + b[j]) + min(imp[j] * abs(a[j] * x + b[j]) ** 0.5, 0.01) * abs(a[j] * x + b[j])
+               + gas[j] for j in range(2))
     assert ok and x + cost == pytest.approx(1000.0, rel=1e-13)
 
 
@@ -130,17 +135,27 @@ def test_max_participation_caps_orders_and_keeps_the_rest_in_the_sleeve():
 
 
 def test_rebalance_legs_freeze_loop_keeps_proportions():
-    x, post, post_s, frozen, req, ok = rebalance_legs(
+    x, post, post_s, d, d_s, frozen, req, ok = rebalance_legs(
         np.zeros(3), np.array([0.5, 0.3, 0.2]), 1000.0, 0.0, np.zeros(3), np.zeros(3),
-        np.array([np.inf, 60.0, np.inf]), 0.0, 0.0, 0.0, 0.0, 0.0, 1000.0,
+        np.array([np.inf, 60.0, np.inf]), 0.0, 0.0, np.inf, 0.0, 0.0, 0.0, 1000.0,
     )
     assert ok and x == pytest.approx(1000.0)
     assert post[1] == pytest.approx(60.0) and frozen.tolist() == [-1, 1, -1]
     assert post[0] == pytest.approx(500.0) and post[2] == pytest.approx(200.0) and post_s == pytest.approx(240.0)
     # a capped sell that cannot fund the buys scales the free legs down together, never a negative sleeve
-    x, post, post_s, frozen, req, ok = rebalance_legs(
+    x, post, post_s, d, d_s, frozen, req, ok = rebalance_legs(
         np.array([1000.0, 0.0, 0.0]), np.array([0.0, 0.5, 0.5]), 0.0, 0.0, np.zeros(3), np.zeros(3),
-        np.array([100.0, np.inf, np.inf]), 0.0, 0.0, 0.0, 0.0, 0.0, 1000.0,
+        np.array([100.0, np.inf, np.inf]), 0.0, 0.0, np.inf, 0.0, 0.0, 0.0, 1000.0,
     )
     assert ok and post[0] == pytest.approx(900.0) and post[1] == pytest.approx(50.0) == post[2]
     assert post_s == pytest.approx(0.0, abs=1e-9)
+
+
+def test_unfunded_trade_places_no_order():
+    # a $1000 position whose exit is capped at $5 cannot pay $10 gas on each of two orders: nothing trades
+    x, post, post_s, d, d_s, frozen, req, ok = rebalance_legs(
+        np.array([1000.0, 0.0]), np.array([0.0, 1.0]), 0.0, 0.0, np.zeros(2), np.zeros(2),
+        np.array([5.0, np.inf]), 0.0, 0.0, np.inf, 10.0, 0.0, 0.0, 1000.0,
+    )
+    assert ok and x == 1000.0 and (d == 0).all() and post.tolist() == [1000.0, 0.0]
+    assert frozen.tolist() == [2, 2] and req[0] > 0 and req[1] > 0
