@@ -44,14 +44,6 @@ class CostModel:
     warnings: tuple[DataWarning, ...] = ()
 
 
-def _forward_filled_at(px: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    valid = np.isfinite(px) & (px > 0)
-    idx = np.where(valid, np.arange(px.size), -1)
-    np.maximum.accumulate(idx, out=idx)
-    last = idx[rows]
-    return np.where(last >= 0, px[np.maximum(last, 0)], np.nan)
-
-
 def build_cost_model(
     cfg: IndexConfig,
     market: MarketData,
@@ -103,7 +95,7 @@ def build_cost_model(
             col = market.asset_index(costs.gas_asset)
         except KeyError:
             raise CostModelError(f"costs.gas_asset: {costs.gas_asset!r} is not an asset_id in the data") from None
-        native = _forward_filled_at(market.price[:, col], trade_rows)
+        native = market.last_close(col)[trade_rows]
         if not np.isfinite(native).all():
             first = market.dates[trade_rows[~np.isfinite(native)][0]]
             raise CostModelError(f"costs.gas_asset {costs.gas_asset!r} has no price on or before {first}")

@@ -114,10 +114,8 @@ def _drifted(result: BacktestResult, market: MarketData, last, row: int, nav: fl
         if asset == "cash":
             prices.append(1.0)
             continue
-        col = market.asset_index(asset)
-        px = market.price[: row + 1, col]
-        valid = np.flatnonzero(np.isfinite(px) & (px > 0))
-        prices.append(float(px[valid[-1]]) if valid.size else traded_price)
+        px = market.last_close(market.asset_index(asset))[row]
+        prices.append(float(px) if np.isfinite(px) else traded_price)
     price = np.array(prices)
     value = book["quantity"].to_numpy() * price
     return pl.DataFrame({

@@ -26,11 +26,7 @@ def stable_prices(market: MarketData, plan: IndexPlan) -> np.ndarray:
     """(T,) price of the stable sleeve: 1.0 for cash, else the asset's last valid close."""
     if plan.stable_col < 0:
         return np.ones(market.n_dates)
-    px = market.price[:, plan.stable_col]
-    valid = np.isfinite(px) & (px > 0)
-    idx = np.where(valid, np.arange(px.size), -1)
-    np.maximum.accumulate(idx, out=idx)
-    out = np.where(idx >= 0, px[np.maximum(idx, 0)], np.nan)
+    out = market.last_close(plan.stable_col)
     if not np.isfinite(out[plan.first_row]):
         raise PlanError(
             f"stable.asset {market.asset_ids[plan.stable_col]!r} has no price on or before the backtest "

@@ -180,11 +180,10 @@ def _sell_legs(state: IndexState, market: MarketData, amount, holdings, costs) -
 
 
 def _last_close(market: MarketData, col: int, row: int) -> float:
-    px = market.price[: row + 1, col]
-    valid = np.flatnonzero(np.isfinite(px) & (px > 0))
-    if not valid.size:
+    px = float(market.last_close(col)[row])
+    if not np.isfinite(px):
         raise QuoteError(f"{market.asset_ids[col]} has no price on or before the quote date")
-    return float(px[valid[-1]])
+    return px
 
 
 def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, costs, max_slippage_bps: float) -> Quote:

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Iterable
 
 import polars as pl
-import yaml
 
 from backtest.engine import backtest_statistics
 from backtest.stats import STATS_KEYS
-from index_engine.config import ConfigError, IndexConfig
+from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
 from index_engine.plan import PlanCache
 
@@ -37,14 +36,7 @@ ROW_STATS = (*STATS_KEYS, "n_transactions", "n_unfilled_orders")
 
 def load_grid(path: str | Path) -> dict[str, list]:
     """Read GRID.yaml: a mapping of dotted config paths to non-empty lists of values."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: grid file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return validate_grid(raw, str(path))
+    return validate_grid(read_yaml(Path(path), "grid file"), str(path))
 
 
 def validate_grid(raw, source: str = "<grid>") -> dict[str, list]:

@@ -219,12 +219,7 @@ class IndexConfig(_Section):
     def from_yaml(cls, path: str | Path) -> "IndexConfig":
         """Read and validate a YAML config; errors name the file and the offending key."""
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raw = read_yaml(path, "config file")
         cfg = cls.from_dict(raw or {}, source=str(path))
         return cfg.model_copy(update={"data": _resolve_paths(cfg.data, path.parent)})
 
@@ -258,6 +253,16 @@ class IndexConfig(_Section):
                 node = node[part]
             node[parts[-1]] = value
         return IndexConfig.from_dict(raw, source="overrides")
+
+
+def read_yaml(path: Path, what: str = "file"):
+    """Parsed YAML of ``path``; ConfigError naming the file when it is missing or not YAML."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
 def _resolve_paths(data: DataConfig, base: Path) -> DataConfig:

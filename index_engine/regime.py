@@ -48,13 +48,6 @@ def total_market_cap(market: MarketData, universe: UniverseConfig) -> np.ndarray
     return positive_row_sum(market.market_cap, np.flatnonzero(universe_mask(market, universe)))
 
 
-def _forward_filled(x: np.ndarray) -> np.ndarray:
-    valid = np.isfinite(x) & (x > 0)
-    idx = np.where(valid, np.arange(x.size), -1)
-    np.maximum.accumulate(idx, out=idx)
-    return np.where(idx >= 0, x[np.maximum(idx, 0)], np.nan)
-
-
 def regime_signal(market: MarketData, cfg: RegimeConfig, universe: UniverseConfig) -> np.ndarray:
     """(T,) the signal the regime follows (NaN everywhere for signal 'none')."""
     if cfg.signal == "none":
@@ -67,7 +60,7 @@ def regime_signal(market: MarketData, cfg: RegimeConfig, universe: UniverseConfi
         from index_engine.plan import PlanError
 
         raise PlanError(f"regime.asset: {exc.args[0]}") from None
-    return _forward_filled(market.price[:, col])  # gaps carry the last close
+    return market.last_close(col)  # gaps carry the last close
 
 
 def compute_regime(

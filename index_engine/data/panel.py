@@ -105,6 +105,14 @@ class MarketData:
         sym = self.assets["symbol"].to_numpy()
         return np.where(pl.Series(sym).is_null().to_numpy(), self.asset_ids, sym).astype(object)
 
+    def last_close(self, col: int) -> np.ndarray:
+        """(T,) close of column ``col`` carried forward over gaps: at each row the last valid
+        (finite, > 0) close on or before it; NaN before the first one."""
+        px = self.price[:, col]
+        idx = np.where(np.isfinite(px) & (px > 0), np.arange(px.size), -1)
+        np.maximum.accumulate(idx, out=idx)
+        return np.where(idx >= 0, px[np.maximum(idx, 0)], np.nan)
+
     def asset_index(self, asset_id: str) -> int:
         """Column of ``asset_id``; raises KeyError naming the id when it is not in the data."""
         pos = int(np.searchsorted(self.asset_ids, asset_id))
