@@ -27,13 +27,22 @@ ASSET_FILES = ("report.css", "charts.js", "transactions.js")
 
 # ---------------------------------------------------------------------------------------- payload
 def _round(values, sig: int = 7) -> list:
-    """Floats rounded to ``sig`` significant digits (compact JSON); NaN/inf/None become null."""
+    """Floats rounded to ``sig`` significant digits (compact JSON); NaN/inf/None become null.
+
+    Vectorised: the decimal exponent of each value picks its rounding, as ``f"{v:.{sig}g}"`` would.
+    """
+    arr = np.asarray([np.nan if v is None else v for v in values] if not isinstance(values, np.ndarray) else values,
+                     dtype=np.float64)
+    finite = np.isfinite(arr)
+    safe = np.where(finite & (arr != 0), np.abs(arr), 1.0)
+    digits = (sig - 1 - np.floor(np.log10(safe))).astype(np.int64)
+    scale = np.power(10.0, digits.astype(np.float64))
+    rounded = np.where(finite, np.round(arr * scale) / scale, np.nan)
     out = []
-    for v in values:
-        if v is None or not np.isfinite(v):
+    for r, ok in zip(rounded.tolist(), finite.tolist()):
+        if not ok:
             out.append(None)
         else:
-            r = float(f"{v:.{sig}g}")
             out.append(int(r) if r.is_integer() and abs(r) < 1e15 else r)
     return out
 
