@@ -7,6 +7,31 @@ from numba import njit
 
 
 @njit(cache=True)
+def _kth_smallest(values: np.ndarray, k: int) -> float:
+    """The k-th smallest (0-based) of ``values``, which is reordered in place (quickselect)."""
+    lo, hi = 0, values.shape[0] - 1
+    while lo < hi:
+        pivot = values[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    return values[k]
+
+
+@njit(cache=True)
 def _select_one(
     score: np.ndarray,
     eligible: np.ndarray,
@@ -15,27 +40,41 @@ def _select_one(
     entry_rank: int,
     exit_rank: int,
     out: np.ndarray,
+    idx: np.ndarray,
+    neg: np.ndarray,
+    work: np.ndarray,
 ) -> None:
     """Fill ``out`` (bool, N) with the selection for one trade date.
 
     Ranks eligible assets by ``score`` descending, ties broken by column (= asset_id) order.
     Incumbents stay while rank <= exit_rank, newcomers enter at rank <= entry_rank; the result is
     trimmed to ``top_n`` by rank, or filled by rank from the remaining eligible assets.
+    ``idx``, ``neg``, ``work`` are (N,) scratch buffers.
     """
-    idx = np.flatnonzero(eligible)
-    m = idx.shape[0]
-    out[:] = False
+    n = score.shape[0]
+    m = 0
+    for i in range(n):  # one pass: eligible columns (ascending) and their negated scores
+        out[i] = False
+        if eligible[i]:
+            idx[m] = i
+            neg[m] = -score[i]
+            m += 1
     if m == 0:
         return
-    # Only the best exit_rank + top_n ranks can be picked or used to fill: partition to them (all
-    # ties at the boundary kept), then a stable sort keeps ascending column order among equal scores.
+    # Only the best exit_rank + top_n ranks can be picked or used to fill: keep those (all ties at
+    # the boundary included), then a stable sort keeps ascending column order among equal scores.
     k = exit_rank + top_n
     if m > k:
-        neg = -score[idx]
-        bound = np.partition(neg, k - 1)[k - 1]
-        idx = idx[neg <= bound]
-    order = idx[np.argsort(-score[idx], kind="mergesort")]
-    m = order.shape[0]
+        work[:m] = neg[:m]
+        bound = _kth_smallest(work[:m], k - 1)
+        kept = 0
+        for j in range(m):
+            if neg[j] <= bound:
+                idx[kept] = idx[j]
+                neg[kept] = neg[j]
+                kept += 1
+        m = kept
+    order = idx[:m][np.argsort(neg[:m], kind="mergesort")]
     chosen = 0
     picked = np.zeros(m, np.bool_)
     for pos in range(m):
@@ -77,12 +116,13 @@ def select_constituents(
     r_count, n = score.shape
     out = np.zeros((r_count, n), np.bool_)
     incumbent = np.zeros(n, np.bool_)
-    row = np.zeros(n, np.bool_)
+    idx = np.empty(n, np.int64)
+    neg = np.empty(n)
+    work = np.empty(n)
     for k in range(r_count):
         if active[k]:
-            _select_one(score[k], eligible[k], incumbent, top_n, entry_rank, exit_rank, row)
-            out[k] = row
-            incumbent[:] = row
+            _select_one(score[k], eligible[k], incumbent, top_n, entry_rank, exit_rank, out[k], idx, neg, work)
+            incumbent[:] = out[k]
         else:
             incumbent[:] = False
     return out
