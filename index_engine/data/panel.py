@@ -158,10 +158,10 @@ class MarketData:
         h.update("\x1f".join(self.asset_ids.tolist()).encode())
         h.update("\x1f".join(str(c) for c in self.categories.tolist()).encode())
         for arr in (self.price, self.market_cap, self.volume):
-            h.update(np.ascontiguousarray(arr).tobytes())
+            h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))  # no copy of the panel
         for name in sorted(self.scores):
             h.update(name.encode())
-            h.update(np.ascontiguousarray(self.scores[name]).tobytes())
+            h.update(memoryview(np.ascontiguousarray(self.scores[name])).cast("B"))
         return h.hexdigest()
 
     def __repr__(self) -> str:
