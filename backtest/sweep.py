@@ -156,7 +156,9 @@ def _run_dask(scheduler, market, chunks, results, advance) -> None:
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        shared = client.scatter(market, broadcast=True)  # the panel travels once per worker
+        # the panel travels once per worker; a fresh key (hash=False) so that the release of an earlier
+        # sweep's scatter of the same panel can never drop this one
+        shared = client.scatter(market, broadcast=True, hash=False)
         futures = [client.submit(_run_chunk, chunk, shared, pure=False) for chunk in chunks]
         for fut in as_completed(futures):
             done = fut.result()
