@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -53,10 +54,20 @@ class SimulationArrays(NamedTuple):
         return self.day_cost[:, 3]
 
 
+_LABELS: "weakref.WeakKeyDictionary[MarketData, tuple[pl.Series, pl.Series]]" = weakref.WeakKeyDictionary()
+
+
 def _labels(market: MarketData, cols: np.ndarray) -> tuple[pl.Series, pl.Series]:
-    """asset_id and symbol Series for column indices (−1 is the cash sleeve), gathered in polars."""
-    ids = pl.Series("asset_id", [*market.asset_ids.tolist(), CASH_ID], dtype=pl.Utf8)
-    syms = pl.Series("symbol", [*market.symbols.tolist(), "CASH"], dtype=pl.Utf8)
+    """asset_id and symbol Series for column indices (−1 is the cash sleeve), gathered in polars.
+
+    The per-panel label Series are built once and shared by every frame of every run on the panel.
+    """
+    if market not in _LABELS:
+        _LABELS[market] = (
+            pl.Series("asset_id", [*market.asset_ids.tolist(), CASH_ID], dtype=pl.Utf8),
+            pl.Series("symbol", [*market.symbols.tolist(), "CASH"], dtype=pl.Utf8),
+        )
+    ids, syms = _LABELS[market]
     where = np.where(cols < 0, market.n_assets, cols)
     return ids.gather(where), syms.gather(where)
 

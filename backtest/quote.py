@@ -145,7 +145,7 @@ def _buy_legs(state: IndexState, market: MarketData, amount: float, costs) -> di
     )
     if not ok or x <= 0:
         raise QuoteError(f"the costs of buying ${amount:,.2f} exceed the amount (gas {costs.gas[0]:,.2f} per order)")
-    return {"cols": cols, "prices": prices, "notional": post, "frozen": frozen, "requested": requested, "sign": 1.0,
+    return {"cols": cols, "prices": prices, "notional": post, "frozen": frozen, "requested": requested,
             "amount": amount, "base": amount}
 
 
@@ -176,7 +176,7 @@ def _sell_legs(state: IndexState, market: MarketData, amount, holdings, costs) -
     requested = np.where(frozen >= 0, notional, 0.0)
     filled = np.where(keep, np.minimum(notional, cap), 0.0)
     return {"cols": cols, "prices": prices, "notional": filled, "frozen": frozen, "requested": requested,
-            "sign": -1.0, "amount": float(notional.sum() + cash), "base": float(filled.sum() + cash)}
+            "amount": float(notional.sum() + cash), "base": float(filled.sum() + cash)}
 
 
 def _last_close(market: MarketData, col: int, row: int) -> float:
