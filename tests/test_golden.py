@@ -34,18 +34,18 @@ REAL_DAILY = {
 
 
 SYNTHETIC_FLAGSHIP = {
-    "data_sha256": "32b0948129f319cd0cb24ed7ff146196569cf73f8253107b705469ae2e42bfcd",
-    "final_nav": 40113291.49121432,
-    "cagr": 0.8507032522982232,
-    "volatility": 0.4197207020247577,
-    "sharpe": 1.6762243616148793,
-    "max_drawdown": -0.4110396598825774,
-    "n_regime_switches": 16,
-    "time_invested": 0.5269406392694064,
-    "costs_fee": 171611.12647140655,
-    "turnover_total": 17.718896163747253,
-    "n_transactions": 18184,
-    "transactions_sha256": "91ddad621e176b31bd5b3ff493f762180213dd3f6d923b8754df5d130dd07ea0",
+    "data_sha256": "eeb3e329973d0fee771582494986433db0d7913067ba2ba4dd9ecb0e3cb7681e",
+    "final_nav": 51592535.91483352,
+    "cagr": 0.930018799276525,
+    "volatility": 0.4684509770292194,
+    "sharpe": 1.6306241272760624,
+    "max_drawdown": -0.4342291040146995,
+    "n_regime_switches": 12,
+    "time_invested": 0.5506849315068493,
+    "costs_fee": 81046.441344035,
+    "turnover_total": 13.980864057203455,
+    "n_transactions": 18531,
+    "transactions_sha256": "ea10ea8c0ce4240651f6d11c6cc19cc4e2126d426d089ddef0f982eb2b1da463",
 }
 
 

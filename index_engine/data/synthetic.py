@@ -4,7 +4,11 @@
 consecutive UTC days from ``start`` and ``n_assets`` columns; ``synthetic_long_frame`` returns the same
 data in the long input format. Everything is drawn from one ``numpy.random.Generator(PCG64(seed))`` in
 a fixed order (the market factor first, so it depends on ``seed`` and ``days`` only): the same
-arguments give bit-identical arrays. Prices and caps are USD, volumes USD per day, time in days.
+arguments give bit-identical arrays on every CPU. Only the generator's raw uniforms and integers are
+used; normals, Student-t draws, ``exp`` and ``log`` come from ``index_engine.data.portable_random``
+and ``index_engine.kernels.portable`` (IEEE arithmetic only), never from numpy's SIMD or libm paths
+that differ in the last bit between machines. Prices and caps are USD, volumes USD per day, time in
+days.
 
 Parameters (as in ``SyntheticConfig``): ``seed`` (int, the PCG64 seed); ``n_assets`` (columns, >= 4:
 bitcoin, ethereum, wrapped-bitcoin, the stablecoins and ``syn-NNNN`` generics); ``days`` (length of
@@ -47,10 +51,14 @@ from __future__ import annotations
 
 from datetime import date
 
+import math
+
 import numpy as np
 import polars as pl
 
 from index_engine.data.panel import MarketData, panel_from_dense
+from index_engine.data.portable_random import normal, student_t, uniform
+from index_engine.kernels.portable import exp_array, log, log_array
 
 _STABLES = [("tether", "USDT", "Tether", 2.0e9), ("usd-coin", "USDC", "USD Coin", 2.5e8),
             ("dai", "DAI", "Dai", 7.0e7), ("binance-usd", "BUSD", "Binance USD", 2.0e7),
@@ -64,18 +72,18 @@ def _market_factor(rng: np.random.Generator, days: int) -> tuple[np.ndarray, np.
     state, t = rng.random() < 0.7, 0
     while t < days:  # one iteration per phase (a handful), not per day
         if state:
-            dur, move = rng.integers(240, 541), np.log(rng.uniform(3.0, 10.0))
+            dur, move = int(rng.integers(240, 541)), log(uniform(rng, 3.0, 10.0))
         else:
-            dur, move = rng.integers(150, 401), np.log(1.0 - rng.uniform(0.5, 0.8))
+            dur, move = int(rng.integers(150, 401)), log(1.0 - uniform(rng, 0.5, 0.8))
         if t == 0:  # the calendar starts part-way through a phase
-            frac = rng.uniform(0.4, 1.0)
+            frac = uniform(rng, 0.4, 1.0)
             dur, move = max(60, int(dur * frac)), move * frac
         drift[t:t + dur], bull[t:t + dur] = move / dur, state
         starts.append(t)
         t, state = t + dur, not state
-    noise = np.clip(0.03 / np.sqrt(2.0) * rng.standard_t(4, days), -0.3, 0.3)
-    seg = np.cumsum(np.isin(np.arange(days), starts)) - 1  # phase number of each day
-    noise -= (np.add.reduceat(noise, starts) / np.diff(np.r_[starts, days]))[seg]  # zero-sum per phase
+    noise = np.clip(0.03 / math.sqrt(2.0) * student_t(rng, 4, days), -0.3, 0.3)
+    for a, b in zip(starts, [*starts[1:], days]):  # zero-sum per phase (math.fsum: exactly rounded)
+        noise[a:b] -= math.fsum(noise[a:b].tolist()) / (b - a)
     return drift + noise, bull
 
 
@@ -94,35 +102,35 @@ def synthetic_market(seed: int = 7, n_assets: int = 800, days: int = 2190,
     n_g = n_assets - 3 - n_st  # generics; risky block = bitcoin, ethereum, generics
     # ---- generic starting caps (rank-size power law) and listings -------------------------------
     k = np.arange(1, n_g + 1)
-    rel = np.where(k <= 50, -1.4 * np.log(k), -1.4 * np.log(50) - 2.5 * np.log(np.maximum(k, 50) / 50))
-    logcap = rel + 0.3 * rng.standard_normal(n_g)
+    rel = np.where(k <= 50, -1.4 * log_array(k), -1.4 * log(50.0) - 2.5 * log_array(np.maximum(k, 50) / 50))
+    logcap = rel + 0.3 * normal(rng, n_g)
     at_start = (k <= 10) | (rng.random(n_g) < 0.55)
-    w = np.where(bull[1:], 2.5, 1.0)
-    list_day = np.where(at_start, 0, rng.choice(np.arange(1, T), size=n_g, p=w / w.sum()))
+    cdf = np.cumsum(np.where(bull[1:], 2.5, 1.0))  # listing-day odds (exact: sums of halves)
+    list_day = np.where(at_start, 0, 1 + np.searchsorted(cdf, rng.random(n_g) * cdf[-1], side="right"))
     order = np.lexsort((-logcap, list_day))  # day-0 listings by cap, then later ones by day
     logcap, list_day, rank = logcap[order], list_day[order], k[order]
     btc_cap0, eth_cap0 = 3800.0 * 17.45e6, 140.0 * 104.5e6
     alt_total = btc_cap0 * (1 / _BTC_SHARE - 1) - eth_cap0
-    cap0 = np.exp(logcap)
+    cap0 = exp_array(logcap)
     for _ in range(4):  # scale to bitcoin's target share, every generic below 0.8 x ethereum
-        cap0 = np.minimum(cap0 * alt_total / cap0[list_day == 0].sum(), 0.8 * eth_cap0)
+        cap0 = np.minimum(cap0 * alt_total / math.fsum(cap0[list_day == 0].tolist()), 0.8 * eth_cap0)
 
     # ---- per-asset dynamics (risky block: column 0 bitcoin, 1 ethereum, 2.. generics) ----------
     n_r = n_g + 2
-    size = np.log10(cap0.max() / cap0)  # orders of magnitude below the top generic
-    beta = np.r_[1.0, 1.15, np.clip(1.1 + 0.03 * size + 0.2 * rng.standard_normal(n_g), 0.5, 1.8)]
-    sig = np.r_[0.008, 0.012, (0.015 + 0.007 * size) * rng.uniform(0.7, 1.3, n_g)]
-    alpha = -0.5 * sig**2 - np.r_[0.0, 0.0001, rng.uniform(0.0, 0.0003, n_g)]
-    p0 = np.r_[3800.0, 140.0, 10.0 ** rng.uniform(-3.0, 2.5, n_g)]
+    size = log_array(cap0.max() / cap0) / log(10.0)  # orders of magnitude below the top generic
+    beta = np.r_[1.0, 1.15, np.clip(1.1 + 0.03 * size + 0.2 * normal(rng, n_g), 0.5, 1.8)]
+    sig = np.r_[0.008, 0.012, (0.015 + 0.007 * size) * uniform(rng, 0.7, 1.3, n_g)]
+    alpha = -0.5 * (sig * sig) - np.r_[0.0, 0.0001, uniform(rng, 0.0, 0.0003, n_g)]
+    p0 = np.r_[3800.0, 140.0, exp_array(uniform(rng, -3.0, 2.5, n_g) * log(10.0))]
     lst = np.r_[0, 0, list_day]
     # deaths: collapse over L days ending at the death day D (price NaN from D on)
     can_die = np.r_[False, False, rank > 10] & (lst + 90 < T - 1)
     dies = can_die & (rng.random(n_r) < 0.3)
     death = np.where(dies, rng.integers(lst + 90, np.maximum(T, lst + 91)), T)
     coll_len = np.maximum(np.minimum(rng.integers(15, 91, n_r), death - lst - 1), 1)
-    coll_drop = np.log(rng.uniform(20.0, 300.0, n_r))
-    inc = rng.standard_t(3, (T, n_r))
-    inc *= sig / np.sqrt(3.0)
+    coll_drop = log_array(uniform(rng, 20.0, 300.0, n_r))
+    inc = student_t(rng, 3, (T, n_r))
+    inc *= sig / math.sqrt(3.0)
     np.clip(inc, -0.8, 0.8, out=inc)
     inc += np.multiply.outer(f, beta)
     inc += alpha
@@ -130,15 +138,15 @@ def synthetic_market(seed: int = 7, n_assets: int = 800, days: int = 2190,
     inc[:, d] -= np.where((tt >= death[d] - coll_len[d]) & (tt < death[d]), coll_drop[d] / coll_len[d], 0.0)
     inc[0] = 0.0
     logp = np.cumsum(inc, axis=0)
-    logp += np.log(p0)
+    logp += log_array(p0)
     u = rng.random((T, n_r))
     logs = np.where(u < 1 / 250, u * 250 * 0.035 - 0.005, 0.0)  # supply steps
     logs[:, :2] = 0.0
     np.cumsum(logs, axis=0, out=logs)
-    logs += np.log(np.r_[btc_cap0, eth_cap0, cap0] / p0)
+    logs += log_array(np.r_[btc_cap0, eth_cap0, cap0] / p0)
     logs[:, :2] += np.multiply.outer(np.arange(T), np.r_[0.018, 0.04] / 365)
     logs += logp
-    price_r, cap_r = np.exp(logp, out=logp), np.exp(logs, out=logs)
+    price_r, cap_r = exp_array(logp), exp_array(logs)
     alive = (tt >= lst) & (tt < death)
     gappy = (rng.random(n_r) < 0.04) & (death - lst > 40) & (np.arange(n_r) >= 2)
     g0 = rng.integers(lst + 5, np.maximum(death - 15, lst + 6))
@@ -147,11 +155,11 @@ def synthetic_market(seed: int = 7, n_assets: int = 800, days: int = 2190,
     alive[:, d] &= (tt < g0[d]) | (tt >= g1[d])
     no_cap = np.r_[False, False, (rank > n_g / 2) & (rng.random(n_g) < 0.15)]
     cap_until = lst + rng.integers(30, 366, n_r)
-    turnover = np.r_[0.06, 0.1, np.exp(np.log(0.05) + 0.8 * rng.standard_normal(n_g))]
-    vol_r = rng.standard_normal((T, n_r))
+    turnover = np.r_[0.06, 0.1, exp_array(log(0.05) + 0.8 * normal(rng, n_g))]
+    vol_r = normal(rng, (T, n_r))
     vol_r *= 0.6
     vol_r -= 0.18
-    np.exp(vol_r, out=vol_r)
+    vol_r = exp_array(vol_r)
     vol_r *= cap_r
     vol_r *= turnover
     np.abs(inc, out=inc)
@@ -170,30 +178,31 @@ def synthetic_market(seed: int = 7, n_assets: int = 800, days: int = 2190,
     st_meta = [_STABLES[i] if i < len(_STABLES) else (f"stable-{i + 1:02d}", f"USD{i + 1}",
                f"Synthetic Dollar {i + 1}", 2.0e7) for i in range(n_st)]
     st_list = np.array([0 if i < 3 else int(rng.integers(T // 5, T // 2 + 1)) for i in range(n_st)], int)
-    price_s = 1.0 + np.clip(0.0007 * rng.standard_normal((T, n_st)), -0.003, 0.003)
-    g = rng.uniform(0.2, 0.7, n_st) / 365
+    price_s = 1.0 + np.clip(0.0007 * normal(rng, (T, n_st)), -0.003, 0.003)
+    g = uniform(rng, 0.2, 0.7, n_st) / 365
     s0 = np.array([m[3] for m in st_meta])
-    logs_s = np.log(s0) + g * tt + np.cumsum(0.004 * rng.standard_normal((T, n_st)), axis=0)
+    logs_s = log_array(s0) + g * tt + np.cumsum(0.004 * normal(rng, (T, n_st)), axis=0)
     if n_st:
         j = 1 if n_st >= 2 else 0
         d0 = int(rng.integers(int(0.3 * T), max(int(0.85 * T), int(0.3 * T) + 1)))
         d0 = max(d0, int(st_list[j]) + 1)
-        L, depth = int(rng.integers(3, 9)), rng.uniform(0.08, 0.12)
-        prof = np.sqrt(np.sin(np.pi * (np.arange(L) + 0.5) / L))[: max(T - d0, 0)]
+        L, depth = int(rng.integers(3, 9)), uniform(rng, 0.08, 0.12)
+        x = (np.arange(L) + 0.5) / L
+        prof = np.sqrt(4.0 * x * (1.0 - x))[: max(T - d0, 0)]  # a hump: deepest mid-way
         price_s[d0:d0 + L, j] = 1.0 - depth * prof
-        logs_s[d0:, j] += np.log(rng.uniform(0.7, 0.9))
-    cap_s = price_s * np.exp(logs_s)
-    vol_s = cap_s * np.where(np.arange(n_st) == 0, 1.0, 0.15) * np.exp(0.4 * rng.standard_normal((T, n_st)) - 0.08)
+        logs_s[d0:, j] += log(uniform(rng, 0.7, 0.9))
+    cap_s = price_s * exp_array(logs_s)
+    vol_s = cap_s * np.where(np.arange(n_st) == 0, 1.0, 0.15) * exp_array(0.4 * normal(rng, (T, n_st)) - 0.08)
     dead_s = tt < st_list
     for a in (price_s, cap_s, vol_s):
         a[dead_s] = np.nan
 
     # ---- wrapped bitcoin ----------------------------------------------------------------------------
     wl = min(29, T // 4)
-    price_w = price_r[:, 0] * np.exp(np.clip(0.0015 * rng.standard_normal(T), -0.006, 0.006))
-    supply_w = 100.0 + 2.5e5 / (1.0 + np.exp(-(np.arange(T) - wl - 600) / 150.0))
+    price_w = price_r[:, 0] * exp_array(np.clip(0.0015 * normal(rng, T), -0.006, 0.006))
+    supply_w = 100.0 + 2.5e5 / (1.0 + exp_array(-(np.arange(T) - wl - 600) / 150.0))
     cap_w = price_w * supply_w
-    vol_w = cap_w * 0.02 * np.exp(0.5 * rng.standard_normal(T) - 0.125)
+    vol_w = cap_w * 0.02 * exp_array(0.5 * normal(rng, T) - 0.125)
     for a in (price_w, cap_w, vol_w):
         a[:wl] = np.nan
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from index_engine.kernels.portable import log
+
 BULL = np.int8(1)
 BEAR = np.int8(0)
 
@@ -98,7 +100,7 @@ def trailing_logret_std_at(price: np.ndarray, rows: np.ndarray, window: int) -> 
                 p = price[j, i]
                 if p > 0.0 and p < np.inf:
                     if prev == prev:  # not NaN
-                        x = np.log(p / prev)
+                        x = log(p / prev)
                         s += x
                         s2 += x * x
                         c += 1
