@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
-from index_engine.plan import PlanError
+from index_engine.errors import PlanError
 
 
 def benchmark_configs(cfg: IndexConfig, market: MarketData) -> list[tuple[str, IndexConfig]]:

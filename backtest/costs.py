@@ -19,14 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 
 # the per-trade solve is a numba kernel beside the replay (numba's cache only tracks a function's own file)
-from backtest.kernels import UNFILLED_REASONS, rebalance_legs, solve_post_trade_value  # noqa: F401
+from backtest.kernels import rebalance_legs, solve_post_trade_value  # noqa: F401
 from index_engine.config import IndexConfig
 from index_engine.data.panel import DataWarning, MarketData
+from index_engine.errors import CostModelError
 from index_engine.kernels import trailing_logret_std_at, trailing_mean_at
-
-
-class CostModelError(ValueError):
-    """The cost settings cannot be applied to this market (names the key)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from backtest.engine import run_backtest
 from backtest.result import BacktestResult
 from index_engine.config import WEEKDAYS, IndexConfig
 from index_engine.data.panel import MarketData
-from index_engine.plan import PlanError
+from index_engine.errors import PlanError
 
 
 @dataclass(frozen=True)

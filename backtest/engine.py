@@ -10,16 +10,14 @@ import numpy as np
 
 from backtest.costs import CostModel, build_cost_model
 from backtest.index_level import BASE_LEVEL, index_level
-from backtest.kernels import STATUS_NAV_EXHAUSTED, STATUS_OK, simulate
+from backtest.kernels import simulate
 from backtest.outputs import SimulationArrays, build_result, run_statistics
 from backtest.result import BacktestResult
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
-from index_engine.plan import IndexPlan, PlanCache, PlanError, build_plan, methodology_key
-
-
-class BacktestError(RuntimeError):
-    """The replay cannot continue (e.g. fixed costs exceed the portfolio value)."""
+from index_engine.codes import STATUS_NAV_EXHAUSTED, STATUS_OK
+from index_engine.errors import BacktestError, PlanError
+from index_engine.plan import IndexPlan, PlanCache, build_plan, methodology_key
 
 
 def stable_prices(market: MarketData, plan: IndexPlan) -> np.ndarray:

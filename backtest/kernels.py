@@ -19,15 +19,24 @@ import numpy as np
 from numba import njit
 
 
-REASON_ENTRY, REASON_EXIT, REASON_REWEIGHT, REASON_REGIME_EXIT, REASON_REGIME_ENTRY, REASON_DELISTED = range(6)
-REASON_NAMES = ("entry", "exit", "reweight", "regime_exit", "regime_entry", "delisted")
-STATUS_OK, STATUS_NAV_EXHAUSTED, STATUS_NO_CONVERGENCE = 0, 1, 2
-
-FREEZE_NONE, FREEZE_MIN_ORDER, FREEZE_PARTICIPATION, FREEZE_UNFUNDED = -1, 0, 1, 2
-UNFILLED_REASONS = ("min_order", "max_participation", "unfunded")
-
-# trade kinds, as in index_engine.plan
-_KIND_INITIAL, _KIND_SCHEDULED, _KIND_REGIME_EXIT, _KIND_REGIME_ENTRY = 0, 1, 2, 3
+from index_engine.codes import (
+    FREEZE_MIN_ORDER,
+    FREEZE_NONE,
+    FREEZE_PARTICIPATION,
+    FREEZE_UNFUNDED,
+    KIND_INITIAL,
+    KIND_REGIME_ENTRY,
+    KIND_REGIME_EXIT,
+    REASON_DELISTED,
+    REASON_ENTRY,
+    REASON_EXIT,
+    REASON_REGIME_ENTRY,
+    REASON_REGIME_EXIT,
+    REASON_REWEIGHT,
+    STATUS_NAV_EXHAUSTED,
+    STATUS_NO_CONVERGENCE,
+    STATUS_OK,
+)
 
 
 @njit(cache=True)
@@ -207,13 +216,13 @@ def _grow(a):
 
 @njit(cache=True)
 def _reason(kind, is_stable, held_before, target, has_close):
-    if kind == _KIND_INITIAL:
+    if kind == KIND_INITIAL:
         return REASON_ENTRY
     if (not is_stable) and held_before and not has_close:
         return REASON_DELISTED
-    if kind == _KIND_REGIME_EXIT:
+    if kind == KIND_REGIME_EXIT:
         return REASON_REGIME_EXIT
-    if kind == _KIND_REGIME_ENTRY:
+    if kind == KIND_REGIME_ENTRY:
         return REASON_REGIME_ENTRY
     if not held_before:
         return REASON_ENTRY

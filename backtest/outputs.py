@@ -8,14 +8,13 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from backtest.kernels import REASON_NAMES, UNFILLED_REASONS
 from backtest.result import BacktestResult
 from backtest.stats import compute_stats
 from index_engine import __version__
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
-from index_engine.plan import KIND_NAMES, IndexPlan
-from index_engine.regime import BULL
+from index_engine.codes import BULL, KIND_NAMES, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, REASON_NAMES, UNFILLED_REASONS
+from index_engine.plan import IndexPlan
 
 CASH_ID = "cash"
 
@@ -155,9 +154,9 @@ def unfilled_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
 
 def regime_switch_dates(market: MarketData, plan: IndexPlan) -> list[dict]:
     kinds = plan.trade_kind
-    switch = (kinds == 2) | (kinds == 3)
+    switch = (kinds == KIND_REGIME_EXIT) | (kinds == KIND_REGIME_ENTRY)
     return [
-        {"date": str(market.dates[r]), "to": "bear" if k == 2 else "bull"}
+        {"date": str(market.dates[r]), "to": "bear" if k == KIND_REGIME_EXIT else "bull"}
         for r, k in zip(plan.trade_rows[switch], kinds[switch])
     ]
 
@@ -170,7 +169,7 @@ def stats_invested(sim: SimulationArrays) -> np.ndarray:
 def run_statistics(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: SimulationArrays) -> dict:
     """The flat statistics of a run (``backtest.stats.STATS_KEYS`` plus transaction counts)."""
     rows = np.arange(plan.first_row, plan.last_row + 1)
-    n_switches = int(np.isin(plan.trade_kind, (2, 3)).sum())
+    n_switches = int(np.isin(plan.trade_kind, (KIND_REGIME_EXIT, KIND_REGIME_ENTRY)).sum())
     stats = compute_stats(market.dates[rows], sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas,
                           stats_invested(sim), n_switches, platform_fee=sim.platform_fee,
                           initial_value=cfg.backtest.initial_nav)

@@ -22,13 +22,11 @@ import polars as pl
 
 from backtest.costs import build_cost_model
 from backtest.current import IndexState, index_state
-from backtest.kernels import UNFILLED_REASONS, rebalance_legs
+from backtest.kernels import rebalance_legs
+from index_engine.codes import UNFILLED_REASONS
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
-
-
-class QuoteError(ValueError):
-    """The quote request is impossible (message says why and which input)."""
+from index_engine.errors import QuoteError
 
 
 @dataclass(frozen=True)

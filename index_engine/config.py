@@ -14,14 +14,11 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from index_engine.data.panel import CATEGORIES
+from index_engine.data.categories import CATEGORIES
+from index_engine.errors import ConfigError
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-class ConfigError(ValueError):
-    """A config file or value is invalid; the message names the key and what was expected."""
 
 
 class _Section(BaseModel):

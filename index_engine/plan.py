@@ -16,18 +16,13 @@ import numpy as np
 
 from index_engine.config import IndexConfig
 from index_engine.data.panel import DataWarning, MarketData
-from index_engine.regime import BULL, RegimeSeries, compute_regime, regime_signal
+from index_engine.codes import BULL, KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_SCHEDULED
+from index_engine.errors import PlanError
+from index_engine.regime import RegimeSeries, compute_regime, regime_signal
 from index_engine.schedule import rebalance_mask
 from index_engine.selection import select
-from index_engine.universe import ScoreError, eligibility_with_counts
+from index_engine.universe import eligibility_with_counts
 from index_engine.weighting import weigh
-
-KIND_INITIAL, KIND_SCHEDULED, KIND_REGIME_EXIT, KIND_REGIME_ENTRY = 0, 1, 2, 3
-KIND_NAMES = ("initial", "scheduled", "regime_exit", "regime_entry")
-
-
-class PlanError(ValueError):
-    """The config cannot be applied to this market (message names the key and the problem)."""
 
 
 class PlanCache:
@@ -170,10 +165,7 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     decision_rows = trade_rows - lag
     active = regime_at[trade_rows] == BULL
 
-    try:
-        elig, missing_scores = eligibility_with_counts(market, cfg.universe, decision_rows, trade_rows, stable_col)
-    except ScoreError as exc:
-        raise PlanError(str(exc)) from None
+    elig, missing_scores = eligibility_with_counts(market, cfg.universe, decision_rows, trade_rows, stable_col)
     score = market.market_cap[np.maximum(decision_rows, 0)]  # kernels read only eligible (finite) entries
     selected = select(score, elig, active, cfg.selection)
     weights, infeasible = weigh(score, selected, cfg.weighting)

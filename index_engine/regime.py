@@ -13,9 +13,9 @@ import numpy as np
 
 from index_engine.config import RegimeConfig, UniverseConfig
 from index_engine.data.panel import MarketData
-from index_engine.kernels import positive_row_sum, regime_states, rolling_mean
-
-BULL, BEAR = 1, 0
+from index_engine.errors import PlanError
+from index_engine.kernels import regime_states, rolling_mean
+from index_engine.universe import total_market_cap
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,6 @@ class RegimeSeries:
     state: np.ndarray
 
 
-def universe_mask(market: MarketData, universe: UniverseConfig) -> np.ndarray:
-    """(N,) bool: assets whose category is not excluded and that the ``assets`` list allows."""
-    keep = ~np.isin(market.categories, np.array(universe.exclude_categories, dtype=object))
-    if universe.assets is not None:
-        keep &= np.isin(market.asset_ids, np.array(universe.assets, dtype=object))
-    return keep
-
-
-def total_market_cap(market: MarketData, universe: UniverseConfig) -> np.ndarray:
-    """(T,) sum of finite positive market caps of the non-excluded universe, USD."""
-    return positive_row_sum(market.market_cap, np.flatnonzero(universe_mask(market, universe)))
-
-
 def regime_signal(market: MarketData, cfg: RegimeConfig, universe: UniverseConfig) -> np.ndarray:
     """(T,) the signal the regime follows (NaN everywhere for signal 'none')."""
     if cfg.signal == "none":
@@ -57,8 +44,6 @@ def regime_signal(market: MarketData, cfg: RegimeConfig, universe: UniverseConfi
     try:
         col = market.asset_index(cfg.asset)
     except KeyError as exc:
-        from index_engine.plan import PlanError
-
         raise PlanError(f"regime.asset: {exc.args[0]}") from None
     return market.last_close(col)  # gaps carry the last close
 

@@ -16,16 +16,25 @@ import numpy as np
 
 from index_engine.config import UniverseConfig
 from index_engine.data.panel import MarketData
-from index_engine.kernels import trailing_mean_at
-from index_engine.regime import universe_mask
+from index_engine.errors import PlanError
+from index_engine.kernels import positive_row_sum, trailing_mean_at
 
 
 def _valid(x: np.ndarray) -> np.ndarray:
     return np.isfinite(x) & (x > 0)
 
 
-class ScoreError(ValueError):
-    """``universe.min_scores`` names a score the market data does not carry."""
+def universe_mask(market: MarketData, universe: UniverseConfig) -> np.ndarray:
+    """(N,) bool: assets whose category is not excluded and that the ``assets`` list allows."""
+    keep = ~np.isin(market.categories, np.array(universe.exclude_categories, dtype=object))
+    if universe.assets is not None:
+        keep &= np.isin(market.asset_ids, np.array(universe.assets, dtype=object))
+    return keep
+
+
+def total_market_cap(market: MarketData, universe: UniverseConfig) -> np.ndarray:
+    """(T,) sum of finite positive market caps of the non-excluded universe, USD."""
+    return positive_row_sum(market.market_cap, np.flatnonzero(universe_mask(market, universe)))
 
 
 def score_screen(market: MarketData, cfg: UniverseConfig, decision_rows: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, int]:
@@ -36,7 +45,7 @@ def score_screen(market: MarketData, cfg: UniverseConfig, decision_rows: np.ndar
     d = np.maximum(decision_rows, 0)
     for name, minimum in cfg.min_scores.items():
         if name not in market.scores:
-            raise ScoreError(
+            raise PlanError(
                 f"universe.min_scores: score column {name!r} is not loaded in the market data "
                 f"({market.source}); score columns come from the data file (MarketData.from_parquet/from_csv/"
                 f"from_frame with scores=[{name!r}]; the CLI loads every min_scores column of --data); the "

@@ -130,7 +130,9 @@ def test_sell_of_an_index_position_counts_its_cash_and_not_unfilled_orders(marke
     cash = 100_000.0 - sold
     assert q.expected_value == pytest.approx(sold + cash - q.exchange_fee - q.platform_fee - q.gas - q.estimated_slippage)
     skipped = quote(cfg(min_order_usd=3_000), market, 100_000.0, side="sell")
-    unsold = sum(s["requested_notional"] for s in skipped.skipped)
+    unsold = sum(s["requested_notional"] - s["filled_notional"] for s in skipped.skipped)
+    book = index_state(cfg(min_order_usd=3_000), market).holdings  # that index holds its own cash share
+    cash = 100_000.0 * book.filter(pl.col("asset_id") == "cash")["weight"].sum() / book["weight"].sum()
     proceeds = sum(o["notional"] for o in skipped.orders) + cash
     assert skipped.skipped and proceeds == pytest.approx(100_000.0 - unsold)
     assert skipped.expected_value == pytest.approx(

@@ -251,7 +251,7 @@ def assemble(coins: list[MarketCoin], charts: dict[str, MarketChart]) -> pl.Data
 
 def _load_checked(path: Path, categories: Path, final: Path) -> MarketData:
     """Load ``path`` as ``MarketData`` (source named ``final``); a ``DataError`` becomes one line."""
-    from index_engine.data.loaders import DataError, DataQualityWarning
+    from index_engine.errors import DataError, DataQualityWarning
 
     try:
         with warnings.catch_warnings():

@@ -28,6 +28,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from index_engine.errors import CoinGeckoError
+
 log = logging.getLogger(__name__)
 
 PUBLIC_BASE_URL = "https://api.coingecko.com/api/v3"
@@ -40,10 +42,6 @@ DEFAULT_MIN_INTERVAL = {"pro": 0.12, "demo": 2.0, "public": 6.0}
 _MAX_SHOWN_ERRORS = 3
 
 T = TypeVar("T")
-
-
-class CoinGeckoError(RuntimeError):
-    """A CoinGecko request failed (HTTP error, exhausted retries, invalid response); one line."""
 
 
 # ---- response schemas -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import polars as pl
 
 from index_engine.data.panel import DataWarning, MarketData, panel_from_dense
 from index_engine.data.taxonomy import load_categories
+from index_engine.errors import DataError, DataQualityWarning
 
 REQUIRED_COLUMNS = ("date", "asset_id", "price_usd", "market_cap_usd")
 OPTIONAL_COLUMNS = ("volume_24h_usd", "symbol", "name")
@@ -24,14 +25,6 @@ JUMP_FACTOR = 100.0  # a move between consecutive prices beyond this factor (up 
 _MAX_EXAMPLES = 5
 _MAX_WARNING_EXAMPLES = 10
 _ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
-
-
-class DataError(ValueError):
-    """Invalid input data; the message names the source, the column and example rows."""
-
-
-class DataQualityWarning(UserWarning):
-    """Python warning category for suspicious-but-accepted input (see ``MarketData.warnings``)."""
 
 
 # ---- public API -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-CATEGORIES = ("stablecoin", "wrapped", "pegged", "exchange_token", "other")
+from index_engine.data.categories import CATEGORIES  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

@@ -13,25 +13,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from index_engine.data.panel import CATEGORIES
-
-CATEGORY_DESCRIPTIONS: dict[str, str] = {
-    "stablecoin": "Token designed to track a fiat currency (USD, EUR, CNY, ...), collateralised or "
-    "algorithmic, including failed ones (e.g. UST/terrausd).",
-    "wrapped": "1:1 tokenised claim on another crypto asset on a different chain (WBTC, renBTC, BTCB, WTRX).",
-    "pegged": "Token pegged to a commodity or another asset's price (PAXG, XAUt, bitGOLD, bitSILVER, bitBTC).",
-    "exchange_token": "Utility/discount token issued by a crypto exchange (BNB, HT, OKB, KCS, LEO, FTT, CRO, ...).",
-    "other": "Everything else (native coins, protocol and application tokens); the default.",
-}
-assert tuple(CATEGORY_DESCRIPTIONS) == CATEGORIES
+from index_engine.data.categories import CATEGORIES, CATEGORY_DESCRIPTIONS
+from index_engine.errors import DataError
 
 _MAX_EXAMPLES = 5
 
 
 def _error(message: str) -> Exception:
-    # Imported lazily: loaders imports this module, and DataError lives in loaders.
-    from index_engine.data.loaders import DataError
-
     return DataError(message)
 
 

@@ -7,8 +7,7 @@ from numba import njit
 
 from index_engine.kernels.portable import log
 
-BULL = np.int8(1)
-BEAR = np.int8(0)
+from index_engine.codes import BEAR, BULL
 
 
 @njit(cache=True)

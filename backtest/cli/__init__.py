@@ -99,7 +99,7 @@ def _data_options(f):
 def _quiet_data_warnings() -> None:
     import warnings
 
-    from index_engine.data.loaders import DataQualityWarning
+    from index_engine.errors import DataQualityWarning
 
     warnings.simplefilter("ignore", DataQualityWarning)
 
@@ -230,23 +230,8 @@ _attach_subcommands()
 
 def entrypoint() -> None:
     """Run the CLI, turning known input errors into one clear line and exit code 2."""
-    from backtest.engine import BacktestError
-    from index_engine.config import ConfigError
-    from index_engine.plan import PlanError
+    from index_engine.errors import IndexEngineError
 
-    from backtest.costs import CostModelError
-    from backtest.quote import QuoteError
-    from index_engine.data.coingecko_client import CoinGeckoError
-
-    errors: tuple[type[BaseException], ...] = (
-        ConfigError, PlanError, BacktestError, CostModelError, QuoteError, CoinGeckoError, FileNotFoundError,
-    )
-    try:
-        from index_engine.data.loaders import DataError
-
-        errors += (DataError,)
-    except ImportError:  # pragma: no cover
-        pass
     try:
         main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -254,7 +239,7 @@ def entrypoint() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except errors as exc:
+    except (IndexEngineError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(2)
 

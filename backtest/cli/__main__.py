@@ -1,0 +1,5 @@
+"""``python -m backtest.cli`` is ``index-engine``."""
+
+from backtest.cli import entrypoint
+
+entrypoint()
