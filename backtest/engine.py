@@ -17,7 +17,7 @@ from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.codes import STATUS_NAV_EXHAUSTED, STATUS_OK
 from index_engine.errors import BacktestError, PlanError
-from index_engine.plan import IndexPlan, PlanCache, build_plan, methodology_key
+from index_engine.plan import IndexPlan, PlanCache, build_plan
 
 
 def stable_prices(market: MarketData, plan: IndexPlan) -> np.ndarray:
@@ -103,6 +103,6 @@ def backtest_statistics(cfg: IndexConfig, market: MarketData, cache: PlanCache |
     every plan reuses the regime signal and the rebalance calendar.
     """
     cache = cache or PlanCache()
-    plan = cache.get(("plan", methodology_key(cfg)), lambda: build_plan(cfg, market, cache))
+    plan = cache.get(("plan", cfg.plan_key()), lambda: build_plan(cfg, market, cache))
     sim = simulate_plan(cfg, market, plan)
     return run_statistics(cfg, market, plan, sim)

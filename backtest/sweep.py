@@ -93,9 +93,7 @@ def _chunks(items: list, size: int) -> Iterable[list]:
 
 def _order_for_sharing(configs: list[tuple[dict, IndexConfig]]) -> list[int]:
     """Indices sorted so configs sharing a plan land in the same chunk."""
-    from index_engine.plan import methodology_key
-
-    return sorted(range(len(configs)), key=lambda i: methodology_key(configs[i][1]))
+    return sorted(range(len(configs)), key=lambda i: configs[i][1].plan_key())
 
 
 def run_sweep(

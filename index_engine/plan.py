@@ -38,15 +38,6 @@ class PlanCache:
         return self._memo[key]
 
 
-def methodology_key(cfg: IndexConfig) -> str:
-    """Everything that decides the plan (not costs, initial NAV, benchmarks, data or names)."""
-    import json
-
-    body = cfg.model_dump(mode="json", include={"universe", "selection", "weighting", "rebalance", "regime", "stable"})
-    body["window"] = [str(cfg.backtest.start), str(cfg.backtest.end)]
-    return json.dumps(body, sort_keys=True)
-
-
 @dataclass(frozen=True)
 class IndexPlan:
     """Trade dates and target weights of an index over a backtest window.

@@ -83,3 +83,62 @@ def test_overrides_are_validated():
 def test_relative_data_paths_resolve_against_the_config_file(tmp_path):
     (tmp_path / "c.yaml").write_text("data: {path: sub/m.parquet}\n")
     assert IndexConfig.from_yaml(tmp_path / "c.yaml").data.path == str(tmp_path / "sub" / "m.parquet")
+
+
+# ---- hostile and sloppy input: clear errors, never coercion, never a traceback or a hang ----------
+def _error(tmp_path, text: str | bytes) -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError) as info:
+        IndexConfig.from_yaml(path)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("text, where", [
+    ("selection: {top_n: true}\n", "selection.top_n"),
+    ("regime: {window: '200'}\n", "regime.window"),
+    ("regime: {window: 200.0}\n", "regime.window"),
+    ("benchmarks: {no_regime: 1}\n", "benchmarks.no_regime"),
+    ("backtest: {initial_nav: .inf}\n", "backtest.initial_nav"),
+    ("regime: {band: .nan}\n", "regime.band"),
+    ("rebalance: {decision_lag: 100000000000000000000000}\n", "rebalance.decision_lag"),
+])
+def test_values_are_never_coerced_silently(tmp_path, text, where):
+    assert where in _error(tmp_path, text)
+
+
+def test_duplicate_keys_are_an_error_naming_the_lines(tmp_path):
+    msg = _error(tmp_path, "selection:\n  top_n: 10\n  top_n: 20\n")
+    assert "duplicate key 'top_n'" in msg and "line 3" in msg and "line 2" in msg
+    assert "duplicate key 'regime'" in _error(tmp_path, "regime: {window: 5}\nregime: {window: 6}\n")
+
+
+def test_yaml_that_fails_outside_the_parser_is_a_clear_error(tmp_path):
+    assert "'2017-02-30' is not a valid date" in _error(tmp_path, "backtest: {start: 2017-02-30}\n")
+    assert "not UTF-8" in _error(tmp_path, b"name: \xff\xfe caf\xe9\n")
+    assert "NUL" in _error(tmp_path, b"name: a\x00b\n")
+    assert "nested" in _error(tmp_path, "name: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    with pytest.raises(ConfigError, match="not found"):
+        IndexConfig.from_yaml(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="not a file"):
+        IndexConfig.from_yaml(tmp_path)
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path):
+    import time
+
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 9):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 9) + "]")
+    text = "\n".join(lines[:-1]) + "\nuniverse:\n  exclude_categories: *" + chr(96 + 8) + "\n"
+    t0 = time.perf_counter()
+    msg = _error(tmp_path, text)  # 72 aliases: parsed, but 9**8 strings must never be expanded
+    assert time.perf_counter() - t0 < 2.0 and len(msg) < 3000
+    assert "universe.exclude_categories" in msg
+    wide = ['a: &a ["x"]'] + [f"k{i}: &k{i} [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]" for i in range(12)]
+    assert "more than 100 YAML aliases" in _error(tmp_path, "\n".join(wide) + "\n")
+
+
+def test_huge_values_are_shortened_in_messages(tmp_path):
+    msg = _error(tmp_path, "name: [" + ", ".join(["x" * 50] * 5000) + "]\n")
+    assert "name" in msg and len(msg) < 1000
