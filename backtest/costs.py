@@ -1,4 +1,4 @@
-"""The cost model shared by the backtest and the pre-trade quote.
+"""The cost model shared by the backtest and the pre-trade quote: config → ``CostSpec`` and gas.
 
 Per order of notional Q (USD) on asset i at trade k:
 
@@ -6,86 +6,48 @@ Per order of notional Q (USD) on asset i at trade k:
 
 ``fixed_bps`` slippage gives slippage_i = bps/1e4 and impact_i = 0. ``sqrt_impact`` gives
 slippage_i = spread/2 and impact_i = k·σ_i / sqrt(ADV_i) — so the rate is spread/2 + k·σ_i·sqrt(Q/ADV_i)
-— with σ_i (daily vol of log returns) and ADV_i (mean 24 h volume) trailing at the decision date.
-Assets without volume or volatility there pay ``fallback_bps`` and are counted in a warning.
-``max_participation`` caps each order at that share of ADV_i; ``min_order_usd`` skips smaller orders.
-The solve itself is ``backtest.kernels.rebalance_legs`` (re-exported here).
+— with σ_i (daily vol of log returns, each return scaled by its own calendar gap) and ADV_i (mean 24 h
+volume) trailing at the decision date. Assets without volume or volatility there pay ``fallback_bps``
+and are counted in a warning. ``max_participation`` caps each order at that share of ADV_i;
+``min_order_usd`` skips smaller orders. The per-asset parameters are computed inside the replay
+kernel for the assets a trade involves (``backtest.kernels.costs.leg_cost``), never as R × N arrays.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-# the per-trade solve is a numba kernel beside the replay (numba's cache only tracks a function's own file)
-from backtest.kernels import rebalance_legs, solve_post_trade_value  # noqa: F401
+from backtest.kernels.costs import CostSpec
 from index_engine.config import IndexConfig
 from index_engine.data.panel import DataWarning, MarketData
 from index_engine.errors import CostModelError
-from index_engine.kernels import trailing_logret_std_at, trailing_mean_at
 
 
-@dataclass(frozen=True)
-class CostModel:
-    """Point-in-time cost parameters for a list of trades (arrays are (R, N) unless noted)."""
-
-    fee_rate: float
-    platform_rate: float
-    slippage_rate: np.ndarray
-    impact: np.ndarray
-    order_cap: np.ndarray
-    gas: np.ndarray  # (R,) USD per order
-    min_order: float
-    max_impact: float = np.inf  # cap on the impact rate impact_i·sqrt(Q)
-    warnings: tuple[DataWarning, ...] = ()
-
-
-def build_cost_model(
-    cfg: IndexConfig,
-    market: MarketData,
-    trade_rows: np.ndarray,
-    decision_rows: np.ndarray,
-    weights: np.ndarray | None = None,
-) -> CostModel:
-    """Cost parameters for trades at ``trade_rows`` deciding on ``decision_rows`` (point in time).
-
-    ``weights`` (R, N), when given, limits the ``cost_fallback`` warning to assets being bought there.
-    """
+def cost_spec(cfg: IndexConfig) -> CostSpec:
+    """The kernel's cost settings for ``cfg`` (rates as fractions of notional)."""
     costs = cfg.costs
     slip = costs.slippage_model
-    shape = (trade_rows.size, market.n_assets)
-    warnings: list[DataWarning] = []
-    need_adv = slip.model == "sqrt_impact" or costs.max_participation is not None
-    adv = None
-    if need_adv:
-        window = slip.adv_window
-        adv = trailing_mean_at(market.volume, decision_rows.astype(np.int64), window)
-    if slip.model == "sqrt_impact":
-        sigma = trailing_logret_std_at(market.price, decision_rows.astype(np.int64), slip.vol_window)
-        if market.n_dates > 1:
-            spacing = float(np.median(np.diff(market.dates.astype(np.int64))))
-            sigma = sigma / np.sqrt(max(spacing, 1.0))  # per observation → per day
-        ok = np.isfinite(sigma) & (adv > 0)
-        impact = np.where(ok, slip.k * np.nan_to_num(sigma) / np.sqrt(np.where(ok, adv, 1.0)), 0.0)
-        rate = np.where(ok, slip.spread_bps / 2e4, slip.fallback_bps / 1e4)
-        lacking = ~ok if weights is None else (~ok & (weights > 0))
-        flagged = np.flatnonzero(lacking.any(axis=0))
-        if flagged.size:
-            warnings.append(DataWarning(
-                "cost_fallback", int(flagged.size),
-                f"{flagged.size} assets {'traded ' if weights is not None else ''}lack volume or volatility at "
-                f"some trades ({int(lacking.sum())} asset-trades): costs.slippage.fallback_bps={slip.fallback_bps} "
-                "is charged on their orders there",
-                [str(a) for a in market.asset_ids[flagged[:10]]],
-            ))
-    else:
-        impact = np.broadcast_to(0.0, shape)
-        rate = np.broadcast_to(slip.bps / 1e4, shape)
-    if costs.max_participation is not None:
-        order_cap = np.where(adv > 0, costs.max_participation * adv, np.inf)
-    else:
-        order_cap = np.broadcast_to(np.inf, shape)
+    sqrt = slip.model == "sqrt_impact"
+    return CostSpec(
+        fee_rate=costs.fee_bps / 1e4,
+        platform_rate=costs.platform_fee_bps / 1e4,
+        fixed_rate=slip.bps / 1e4,
+        sqrt_impact=sqrt,
+        impact_k=float(slip.k),
+        half_spread=slip.spread_bps / 2e4,
+        fallback_rate=slip.fallback_bps / 1e4,
+        max_impact=slip.max_impact_bps / 1e4 if sqrt else np.inf,
+        vol_window=int(slip.vol_window),
+        adv_window=int(slip.adv_window),
+        participation=float(costs.max_participation) if costs.max_participation is not None else 0.0,
+        min_order=float(costs.min_order_usd),
+    )
+
+
+def gas_per_order(cfg: IndexConfig, market: MarketData, trade_rows: np.ndarray) -> np.ndarray:
+    """(R,) gas per order in USD at each trade: ``gas_usd`` plus units × gwei × 1e-9 × the gas asset's
+    last close on or before the trade date."""
+    costs = cfg.costs
     gas = np.full(trade_rows.size, costs.gas_usd)
     if costs.gas_units is not None:
         try:
@@ -97,14 +59,18 @@ def build_cost_model(
             first = market.dates[trade_rows[~np.isfinite(native)][0]]
             raise CostModelError(f"costs.gas_asset {costs.gas_asset!r} has no price on or before {first}")
         gas = gas + costs.gas_units * costs.gas_price_gwei * 1e-9 * native
-    return CostModel(
-        fee_rate=costs.fee_bps / 1e4,
-        platform_rate=costs.platform_fee_bps / 1e4,
-        slippage_rate=rate,
-        impact=impact,
-        order_cap=order_cap,
-        gas=gas,
-        min_order=costs.min_order_usd,
-        max_impact=slip.max_impact_bps / 1e4 if slip.model == "sqrt_impact" else np.inf,
-        warnings=tuple(warnings),
+    return gas
+
+
+def fallback_warning(cfg: IndexConfig, market: MarketData, fell_back: np.ndarray, n_pairs: int) -> DataWarning | None:
+    """The ``cost_fallback`` warning: assets bought at trades where they lacked volume or volatility."""
+    flagged = np.flatnonzero(fell_back)
+    if not flagged.size:
+        return None
+    slip = cfg.costs.slippage_model
+    return DataWarning(
+        "cost_fallback", int(flagged.size),
+        f"{flagged.size} assets traded lack volume or volatility at some trades ({int(n_pairs)} asset-trades): "
+        f"costs.slippage.fallback_bps={slip.fallback_bps} is charged on their orders there",
+        [str(a) for a in market.asset_ids[flagged[:10]]],
     )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import weakref
-from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
+from backtest.kernels import SimulationResult
 from backtest.result import BacktestResult
 from backtest.stats import compute_stats
 from index_engine import __version__
@@ -17,40 +17,6 @@ from index_engine.codes import BULL, KIND_NAMES, KIND_REGIME_ENTRY, KIND_REGIME_
 from index_engine.plan import IndexPlan
 
 CASH_ID = "cash"
-
-
-class SimulationArrays(NamedTuple):
-    """The replay kernel's raw output (see ``backtest.kernels.simulate``)."""
-
-    nav: np.ndarray
-    stable_value: np.ndarray
-    turnover: np.ndarray
-    day_cost: np.ndarray  # (L, 4): fee, platform fee, slippage, gas
-    n_holdings: np.ndarray
-    tx_int: np.ndarray  # row, col, reason
-    tx_val: np.ndarray  # signed quantity, price, notional, fee, platform fee, slippage, gas
-    un_int: np.ndarray  # row, col, reason
-    un_val: np.ndarray  # signed requested notional, filled notional, price
-    h_int: np.ndarray  # row, col
-    h_val: np.ndarray  # quantity, price, value, weight
-    status: int
-    fail_at: int
-
-    @property
-    def fee(self) -> np.ndarray:
-        return self.day_cost[:, 0]
-
-    @property
-    def platform_fee(self) -> np.ndarray:
-        return self.day_cost[:, 1]
-
-    @property
-    def slippage(self) -> np.ndarray:
-        return self.day_cost[:, 2]
-
-    @property
-    def gas(self) -> np.ndarray:
-        return self.day_cost[:, 3]
 
 
 _LABELS: "weakref.WeakKeyDictionary[MarketData, tuple[pl.Series, pl.Series]]" = weakref.WeakKeyDictionary()
@@ -78,7 +44,7 @@ def _names(names: tuple[str, ...], codes: np.ndarray, column: str) -> pl.Series:
 _SIDES = ("sell", "buy")
 
 
-def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationArrays, level: np.ndarray) -> pl.DataFrame:
+def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationResult, level: np.ndarray) -> pl.DataFrame:
     rows = np.arange(plan.first_row, plan.last_row + 1)
     regime = _names(("bear", "bull"), plan.regime_at[rows] == BULL, "regime")
     return pl.DataFrame({
@@ -87,7 +53,7 @@ def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationArrays, level:
         "regime": regime,
         "stable_weight": sim.stable_value / sim.nav,
         "turnover": sim.turnover,
-        "costs": sim.day_cost.sum(axis=1),
+        "costs": sim.fee + sim.platform_fee + sim.slippage + sim.gas,
         "n_holdings": sim.n_holdings,
         "fee": sim.fee,
         "platform_fee": sim.platform_fee,
@@ -104,51 +70,52 @@ def _at_decision(series: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.where(rows >= 0, series[np.maximum(rows, 0)], np.nan)
 
 
-def holdings_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
-    ids, syms = _labels(market, sim.h_int[:, 1])
+def holdings_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
+    h = sim.holdings
+    ids, syms = _labels(market, h["col"])
     return pl.DataFrame({
-        "date": market.dates[sim.h_int[:, 0]],
+        "date": market.dates[h["row"]],
         "asset_id": ids,
         "symbol": syms,
-        "quantity": sim.h_val[:, 0],
-        "price": sim.h_val[:, 1],
-        "value": sim.h_val[:, 2],
-        "weight": sim.h_val[:, 3],
+        "quantity": h["quantity"],
+        "price": h["price"],
+        "value": h["value"],
+        "weight": h["weight"],
     })
 
 
-def transactions_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
-    ids, syms = _labels(market, sim.tx_int[:, 1])
-    v = sim.tx_val
+def transactions_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
+    o = sim.orders
+    ids, syms = _labels(market, o["col"])
     return pl.DataFrame({
-        "date": market.dates[sim.tx_int[:, 0]],
+        "date": market.dates[o["row"]],
         "asset_id": ids,
         "symbol": syms,
-        "side": _names(_SIDES, v[:, 0] > 0, "side"),
-        "quantity": np.abs(v[:, 0]),
-        "price": v[:, 1],
-        "notional": v[:, 2],
-        "fee": v[:, 3],
-        "slippage": v[:, 5],
-        "gas": v[:, 6],
-        "reason": _names(REASON_NAMES, sim.tx_int[:, 2], "reason"),
-        "platform_fee": v[:, 4],
+        "side": _names(_SIDES, o["quantity"] > 0, "side"),
+        "quantity": np.abs(o["quantity"]),
+        "price": o["price"],
+        "notional": o["notional"],
+        "fee": o["fee"],
+        "slippage": o["slippage"],
+        "gas": o["gas"],
+        "reason": _names(REASON_NAMES, o["reason"], "reason"),
+        "platform_fee": o["platform_fee"],
     })
 
 
-def unfilled_frame(market: MarketData, sim: SimulationArrays) -> pl.DataFrame:
+def unfilled_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
     """Orders skipped (below min_order_usd) or cut (max_participation), with what was filled."""
-    ids, syms = _labels(market, sim.un_int[:, 1])
-    v = sim.un_val
+    u = sim.unfilled
+    ids, syms = _labels(market, u["col"])
     return pl.DataFrame({
-        "date": market.dates[sim.un_int[:, 0]],
+        "date": market.dates[u["row"]],
         "asset_id": ids,
         "symbol": syms,
-        "side": _names(_SIDES, v[:, 0] > 0, "side"),
-        "requested_notional": np.abs(v[:, 0]),
-        "filled_notional": v[:, 1],
-        "price": v[:, 2],
-        "reason": _names(UNFILLED_REASONS, sim.un_int[:, 2], "reason"),
+        "side": _names(_SIDES, u["requested"] > 0, "side"),
+        "requested_notional": np.abs(u["requested"]),
+        "filled_notional": u["filled"],
+        "price": u["price"],
+        "reason": _names(UNFILLED_REASONS, u["reason"], "reason"),
     })
 
 
@@ -161,20 +128,20 @@ def regime_switch_dates(market: MarketData, plan: IndexPlan) -> list[dict]:
     ]
 
 
-def stats_invested(sim: SimulationArrays) -> np.ndarray:
+def stats_invested(sim: SimulationResult) -> np.ndarray:
     """Share of NAV in risk assets after each observation's trades."""
     return np.clip(1.0 - sim.stable_value / sim.nav, 0.0, 1.0)
 
 
-def run_statistics(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: SimulationArrays) -> dict:
+def run_statistics(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: SimulationResult) -> dict:
     """The flat statistics of a run (``backtest.stats.STATS_KEYS`` plus transaction counts)."""
     rows = np.arange(plan.first_row, plan.last_row + 1)
     n_switches = int(np.isin(plan.trade_kind, (KIND_REGIME_EXIT, KIND_REGIME_ENTRY)).sum())
     stats = compute_stats(market.dates[rows], sim.nav, sim.turnover, sim.fee, sim.slippage, sim.gas,
                           stats_invested(sim), n_switches, platform_fee=sim.platform_fee,
                           initial_value=cfg.backtest.initial_nav)
-    stats["n_transactions"] = int(sim.tx_int.shape[0])
-    stats["n_unfilled_orders"] = int(sim.un_int.shape[0])
+    stats["n_transactions"] = int(sim.orders.shape[0])
+    stats["n_unfilled_orders"] = int(sim.unfilled.shape[0])
     return stats
 
 
@@ -192,7 +159,7 @@ def build_result(
     cfg: IndexConfig,
     market: MarketData,
     plan: IndexPlan,
-    sim: SimulationArrays,
+    sim: SimulationResult,
     level: np.ndarray,
     benchmarks: list[tuple[str, BacktestResult]] = (),
     cost_warnings: tuple = (),

@@ -20,9 +20,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from backtest.costs import build_cost_model
+from typing import NamedTuple
+
+from backtest.costs import cost_spec, gas_per_order
 from backtest.current import IndexState, index_state
-from backtest.kernels import rebalance_legs
+from backtest.kernels import Legs, leg_costs, rebalance_legs
 from index_engine.codes import UNFILLED_REASONS
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
@@ -59,6 +61,28 @@ class Quote:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+
+class RowCosts(NamedTuple):
+    """Cost parameters of every asset for orders at one close (a live quote: no decision lag)."""
+
+    fee_rate: float
+    platform_rate: float
+    slippage_rate: np.ndarray  # (N,)
+    impact: np.ndarray  # (N,)
+    order_cap: np.ndarray  # (N,) USD
+    gas: float  # USD per order
+    min_order: float
+    max_impact: float
+
+
+def row_costs(cfg: IndexConfig, market: MarketData, row: int) -> RowCosts:
+    """The backtest's cost model for orders at the close of ``row``, with the data known then."""
+    spec = cost_spec(cfg)
+    rate, impact, cap, _ = leg_costs(spec, market.price, market.volume, market.dates.astype(np.int64), row,
+                                     np.arange(market.n_assets, dtype=np.int64))
+    gas = float(gas_per_order(cfg, market, np.array([row]))[0])
+    return RowCosts(spec.fee_rate, spec.platform_rate, rate, impact, cap, gas, spec.min_order, spec.max_impact)
 
 
 def read_holdings(path: str | Path) -> dict[str, float]:
@@ -106,7 +130,7 @@ def quote(
     state = index_state(cfg, market, as_of)
     row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
     # a live quote prices at the close of as_of with the data known then (no decision lag: it is now)
-    costs = build_cost_model(cfg, market, np.array([row]), np.array([row]))
+    costs = row_costs(cfg, market, row)
     if side == "buy":
         legs = _buy_legs(state, market, amount, costs)
     else:
@@ -134,15 +158,15 @@ def _buy_legs(state: IndexState, market: MarketData, amount: float, costs) -> di
     total = w.sum() + w_cash
     w, w_cash = w / total, w_cash / total
     base = costs.fee_rate + costs.platform_rate
-    lin = base + np.array([costs.slippage_rate[0, c] for c in cols])
-    imp = np.array([costs.impact[0, c] for c in cols])
-    cap = np.array([costs.order_cap[0, c] for c in cols])
-    x, post, post_s, d, d_s, frozen, requested, ok = rebalance_legs(
-        np.zeros(len(cols)), w, amount, w_cash, lin, imp, cap, 0.0, 0.0, costs.max_impact, costs.gas[0], 0.0,
-        costs.min_order, amount,
-    )
+    lin = base + costs.slippage_rate[cols]
+    fills = rebalance_legs(Legs(
+        h=np.zeros(len(cols)), w=np.ascontiguousarray(w, dtype=np.float64), lin=lin, impact=costs.impact[cols],
+        cap=costs.order_cap[cols], h_s=float(amount), w_s=float(w_cash), lin_s=0.0, impact_s=0.0, gas=costs.gas,
+        gas_s=0.0, max_impact=costs.max_impact, min_order=costs.min_order, nav_pre=float(amount),
+    ))
+    x, post, frozen, requested, ok = fills.x, fills.post, fills.frozen, fills.requested, fills.ok
     if not ok or x <= 0:
-        raise QuoteError(f"the costs of buying ${amount:,.2f} exceed the amount (gas {costs.gas[0]:,.2f} per order)")
+        raise QuoteError(f"the costs of buying ${amount:,.2f} exceed the amount (gas {costs.gas:,.2f} per order)")
     return {"cols": cols, "prices": prices, "notional": post, "frozen": frozen, "requested": requested,
             "amount": amount, "base": amount}
 
@@ -168,7 +192,7 @@ def _sell_legs(state: IndexState, market: MarketData, amount, holdings, costs) -
         fraction = 1.0 if amount is None else min(1.0, amount / total)
         notional = value * fraction
         cash = holdings.get("cash", 0.0) * fraction
-    cap = np.array([costs.order_cap[0, c] for c in cols])
+    cap = costs.order_cap[np.asarray(cols, dtype=np.int64)]
     keep = notional >= costs.min_order
     frozen = np.where(~keep & (notional > 0), 0, np.where(notional > cap, 1, -1)).astype(np.int8)
     requested = np.where(frozen >= 0, notional, 0.0)
@@ -196,13 +220,13 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
                             "filled_notional": q, "reason": UNFILLED_REASONS[legs["frozen"][j]]})
         if q <= 0:
             continue
-        slip = float(costs.slippage_rate[0, col] * q + min(costs.impact[0, col] * q ** 0.5, costs.max_impact) * q)
+        slip = float(costs.slippage_rate[col] * q + min(costs.impact[col] * q ** 0.5, costs.max_impact) * q)
         max_slip = tolerance * q
         order = {
             "asset_id": str(market.asset_ids[col]), "symbol": str(market.symbols[col]), "side": side,
             "quantity": q / legs["prices"][j], "reference_price": float(legs["prices"][j]), "notional": q,
             "exchange_fee": costs.fee_rate * q, "platform_fee": costs.platform_rate * q,
-            "estimated_slippage": slip, "max_slippage": max_slip, "gas": float(costs.gas[0]),
+            "estimated_slippage": slip, "max_slippage": max_slip, "gas": float(costs.gas),
             "slippage_exceeds_tolerance": bool(slip > max_slip),
         }
         orders.append(order)

@@ -20,8 +20,11 @@ from index_engine.codes import BULL, KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIM
 from index_engine.errors import PlanError
 from index_engine.regime import RegimeSeries, compute_regime, regime_signal
 from index_engine.schedule import rebalance_mask
-from index_engine.selection import select
-from index_engine.universe import eligibility_with_counts
+from index_engine.kernels.capping import INFEASIBLE_CAP
+from index_engine.kernels.selection import TradeSchedule
+from index_engine.kernels.sparse import Targets
+from index_engine.selection import panel_view, select
+from index_engine.universe import screens
 from index_engine.weighting import weigh
 
 
@@ -47,8 +50,11 @@ class IndexPlan:
         decision_lag: observations between a trade and the data its decisions use.
         trade_rows: (R,) observation rows of the trade dates, increasing.
         decision_rows: (R,) rows whose data each trade uses (trade_rows − decision_lag; −1 = none).
-        trade_kind: (R,) KIND_* code: initial investment, scheduled rebalance, regime exit/entry.
-        weights: (R, N) target weights of the risk assets; the stable sleeve gets 1 − row sum.
+        trade_kind: (R,) ``codes.KIND_*``: initial investment, scheduled, regime exit/entry.
+        targets: target weights of the risk assets per trade (sparse CSR, ``kernels.sparse.Targets``);
+            the stable sleeve gets 1 − the row sum.
+        reselected: (R,) True where the trade re-selected its members (a reconstitution).
+        n_assets: N, the panel's number of asset columns.
         stable_col: column of the stable asset, or −1 for the ``cash`` sleeve.
         regime: the regime series over the whole panel (state through each observation).
         regime_at: (T,) state in effect for a trade at each observation (lag applied).
@@ -61,16 +67,18 @@ class IndexPlan:
     trade_rows: np.ndarray
     decision_rows: np.ndarray
     trade_kind: np.ndarray
-    weights: np.ndarray
+    targets: Targets
+    reselected: np.ndarray
+    n_assets: int
     stable_col: int
     regime: RegimeSeries
     regime_at: np.ndarray
     warnings: tuple[DataWarning, ...]
 
     @property
-    def stable_weight(self) -> np.ndarray:
-        """(R,) target weight of the stable sleeve at each trade."""
-        return np.clip(1.0 - self.weights.sum(axis=1), 0.0, 1.0)
+    def weights(self) -> np.ndarray:
+        """(R, N) dense target weights — a convenience that allocates R × N floats."""
+        return self.targets.to_dense(self.n_assets)
 
 
 def backtest_window(cfg: IndexConfig, market: MarketData) -> tuple[int, int]:
@@ -155,13 +163,17 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     trade_rows, kind = trade_schedule(regime_at, scheduled, invest_from, last)
     decision_rows = trade_rows - lag
     active = regime_at[trade_rows] == BULL
+    every = np.ones(trade_rows.size, bool)
+    schedule = TradeSchedule(trade_rows=trade_rows.astype(np.int64), decision_rows=decision_rows.astype(np.int64),
+                             active=active, reselect=every, review=every)
 
-    elig, missing_scores = eligibility_with_counts(market, cfg.universe, decision_rows, trade_rows, stable_col)
-    score = market.market_cap[np.maximum(decision_rows, 0)]  # kernels read only eligible (finite) entries
-    selected = select(score, elig, active, cfg.selection)
-    weights, infeasible = weigh(score, selected, cfg.weighting)
+    view = cache.get(("panel_view",), lambda: panel_view(market))
+    ptr, cols, missing_scores = select(view, screens(market, cfg.universe, schedule.decision_rows, stable_col),
+                                       cfg.selection, schedule)
+    targets, flags = weigh(ptr, cols, market.market_cap, schedule.decision_rows, cfg.weighting)
 
-    n_sel = selected.sum(axis=1)
+    n_sel = np.diff(ptr)
+    infeasible = (flags & INFEASIBLE_CAP) != 0
     warnings = []
     if infeasible.any():
         warnings.append(DataWarning(
@@ -187,7 +199,7 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
         ))
     if missing_scores:
         warnings.append(DataWarning(
-            "missing_score", missing_scores,
+            "missing_score", int(missing_scores),
             f"{missing_scores} (asset, trade) pairs were excluded because a universe.min_scores score was missing",
         ))
     if cfg.universe.assets is not None:
@@ -201,7 +213,8 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     gap_warning = _stale_decision_warning(market, trade_rows, decision_rows)
     if gap_warning is not None:
         warnings.append(gap_warning)
-    return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, weights, stable_col, regime, regime_at, tuple(warnings))
+    return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, targets, every, market.n_assets,
+                     stable_col, regime, regime_at, tuple(warnings))
 
 
 def _stale_decision_warning(market: MarketData, trade_rows: np.ndarray, decision_rows: np.ndarray) -> DataWarning | None:

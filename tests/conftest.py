@@ -7,9 +7,26 @@ from pathlib import Path
 
 import pytest
 
-#: Environment variable naming the folder of the shared CoinMarketCap files; default <repo>/../shared/data.
-DATA_ENV = "INDEX_ENGINE_SHARED_DATA"
-REAL_DATA_DIR = Path(os.environ.get(DATA_ENV) or Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+
+def _kernel_cache_dir() -> str:
+    """A numba cache folder keyed by the kernels' sources: numba's own cache only tracks the file of the
+    function it compiles, so an edit to a kernel that another file's kernel calls could leave a stale
+    compiled caller. Any edit to any kernel file gives a fresh folder here."""
+    import hashlib
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted([*root.glob("index_engine/kernels/*.py"), *root.glob("backtest/kernels/*.py"),
+                        root / "index_engine" / "codes.py"]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return str(root / ".pytest_cache" / "numba" / h.hexdigest()[:16])
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", _kernel_cache_dir())
+
+
+from tests._helpers import DATA_ENV, REAL_DATA_DIR  # noqa: E402  (after NUMBA_CACHE_DIR is set)
 
 
 @pytest.fixture(scope="session")

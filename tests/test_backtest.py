@@ -8,7 +8,7 @@ import pytest
 
 from backtest import BacktestError, run_backtest
 from index_engine import IndexConfig
-from tests._market import make_market
+from tests._helpers import make_market
 
 
 def cfg(**sections) -> IndexConfig:

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests._market import make_market
+from tests._helpers import make_market
 
 NAV_COLUMNS = ["date", "nav", "regime", "stable_weight", "turnover", "costs", "n_holdings"]
 HOLDINGS_COLUMNS = ["date", "asset_id", "symbol", "quantity", "price", "value", "weight"]

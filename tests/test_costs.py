@@ -7,10 +7,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from backtest import run_backtest
-from backtest.costs import rebalance_legs, solve_post_trade_value
+from backtest import BacktestError, run_backtest
+from backtest.kernels import Legs, rebalance_legs, solve_post_trade_value
 from index_engine import ConfigError, IndexConfig
-from tests._market import make_market
+from tests._helpers import make_market
 
 
 def cfg(**sections) -> IndexConfig:
@@ -134,28 +134,60 @@ def test_max_participation_caps_orders_and_keeps_the_rest_in_the_sleeve():
     assert held[:3] == pytest.approx([100.0, 200.0, 300.0])
 
 
+def _legs(h, w, cap, h_s=0.0, w_s=0.0, gas=0.0, nav=1000.0):
+    m = len(w)
+    return rebalance_legs(Legs(h=np.asarray(h, float), w=np.asarray(w, float), lin=np.zeros(m), impact=np.zeros(m),
+                               cap=np.asarray(cap, float), h_s=h_s, w_s=w_s, lin_s=0.0, impact_s=0.0, gas=gas,
+                               gas_s=0.0, max_impact=np.inf, min_order=0.0, nav_pre=nav))
+
+
 def test_rebalance_legs_freeze_loop_keeps_proportions():
-    x, post, post_s, d, d_s, frozen, req, ok = rebalance_legs(
-        np.zeros(3), np.array([0.5, 0.3, 0.2]), 1000.0, 0.0, np.zeros(3), np.zeros(3),
-        np.array([np.inf, 60.0, np.inf]), 0.0, 0.0, np.inf, 0.0, 0.0, 0.0, 1000.0,
-    )
-    assert ok and x == pytest.approx(1000.0)
-    assert post[1] == pytest.approx(60.0) and frozen.tolist() == [-1, 1, -1]
-    assert post[0] == pytest.approx(500.0) and post[2] == pytest.approx(200.0) and post_s == pytest.approx(240.0)
+    f = _legs(np.zeros(3), [0.5, 0.3, 0.2], [np.inf, 60.0, np.inf], h_s=1000.0)
+    assert f.ok and f.x == pytest.approx(1000.0)
+    assert f.post[1] == pytest.approx(60.0) and f.frozen.tolist() == [-1, 1, -1]
+    assert f.post[0] == pytest.approx(500.0) and f.post[2] == pytest.approx(200.0) and f.post_s == pytest.approx(240.0)
     # a capped sell that cannot fund the buys scales the free legs down together, never a negative sleeve
-    x, post, post_s, d, d_s, frozen, req, ok = rebalance_legs(
-        np.array([1000.0, 0.0, 0.0]), np.array([0.0, 0.5, 0.5]), 0.0, 0.0, np.zeros(3), np.zeros(3),
-        np.array([100.0, np.inf, np.inf]), 0.0, 0.0, np.inf, 0.0, 0.0, 0.0, 1000.0,
-    )
-    assert ok and post[0] == pytest.approx(900.0) and post[1] == pytest.approx(50.0) == post[2]
-    assert post_s == pytest.approx(0.0, abs=1e-9)
+    f = _legs([1000.0, 0.0, 0.0], [0.0, 0.5, 0.5], [100.0, np.inf, np.inf])
+    assert f.ok and f.post[0] == pytest.approx(900.0) and f.post[1] == pytest.approx(50.0) == f.post[2]
+    assert f.post_s == pytest.approx(0.0, abs=1e-9)
 
 
 def test_unfunded_trade_places_no_order():
     # a $1000 position whose exit is capped at $5 cannot pay $10 gas on each of two orders: nothing trades
-    x, post, post_s, d, d_s, frozen, req, ok = rebalance_legs(
-        np.array([1000.0, 0.0]), np.array([0.0, 1.0]), 0.0, 0.0, np.zeros(2), np.zeros(2),
-        np.array([5.0, np.inf]), 0.0, 0.0, np.inf, 10.0, 0.0, 0.0, 1000.0,
-    )
-    assert ok and x == 1000.0 and (d == 0).all() and post.tolist() == [1000.0, 0.0]
-    assert frozen.tolist() == [2, 2] and req[0] > 0 and req[1] > 0
+    f = _legs([1000.0, 0.0], [0.0, 1.0], [5.0, np.inf], gas=10.0)
+    assert f.ok and f.x == 1000.0 and (f.trade == 0).all() and f.post.tolist() == [1000.0, 0.0]
+    assert f.frozen.tolist() == [2, 2] and f.requested[0] > 0 and f.requested[1] > 0
+
+
+def test_capped_legs_leaving_only_sales_do_not_divide_by_zero():
+    """Regression (shared/repros/frozen_legs_zero_division.py): a capped buy leaves the stable sleeve negative
+    while every free leg is a sale to 0; the free legs used to be scaled by w / Σ free w = 0 / 0."""
+    f = _legs([500.0, 500.0, 0.0], [0.0, 0.0, 1.0], [np.inf, np.inf, 100.0])
+    assert f.ok and f.post[2] == pytest.approx(100.0) and f.post[0] == pytest.approx(0.0, abs=1e-9)
+    assert f.post_s == pytest.approx(900.0) and f.frozen.tolist() == [-1, -1, 1]
+    rows = []
+    for day, caps, vols in [("2024-01-01", {"a": 2e9, "c": 1.9e9, "b": 1e6, "d": 1e6}, {"a": 1e9, "c": 1e9, "b": 3000, "d": 3000}),
+                            ("2024-01-02", {"a": 1e6, "c": 1e6, "b": 2e9, "d": 1.9e9}, {"a": 10, "c": 1e9, "b": 3000, "d": 3000})]:
+        for a in "abcd":
+            rows.append({"date": day, "asset_id": a, "price_usd": 1.0, "market_cap_usd": caps[a], "volume_24h_usd": vols[a]})
+    from index_engine import MarketData
+
+    market = MarketData.from_frame(pl.DataFrame(rows))
+    c = IndexConfig.from_dict({"selection": {"top_n": 2}, "weighting": {"scheme": "equal"}, "regime": {"signal": "none"},
+                               "rebalance": {"frequency": "every_observation", "decision_lag": 0},
+                               "costs": {"fee_bps": 0, "max_participation": 0.1, "slippage": {"adv_window": 1}},
+                               "backtest": {"initial_nav": 1000.0}})
+    r = run_backtest(c, market, benchmarks=False)
+    # the capped buys of b and d need more than the sales can free: nothing trades that day, reported
+    assert r.nav["nav"].to_list() == pytest.approx([1000.0, 1000.0])
+    assert set(r.unfilled["reason"].to_list()) == {"unfunded"} and r.unfilled.height == 4
+
+
+def test_costs_just_above_the_portfolio_are_an_error_not_a_dust_nav():
+    """Regression: with gas above the portfolio the solve closed its bracket on the gas jump at x = 0+ and
+    reported a NAV of ~1e-12 instead of the documented error."""
+    market = make_market(np.ones((1, 3)))
+    with pytest.raises(BacktestError, match="exceed the portfolio value"):
+        run_backtest(cfg(selection={"top_n": 3}, costs={"gas_usd": 341.9}), market, benchmarks=False)
+    ok = run_backtest(cfg(selection={"top_n": 3}, costs={"gas_usd": 300.0}), market, benchmarks=False)
+    assert ok.nav["nav"][0] == pytest.approx(100.0)

@@ -1,75 +1,14 @@
 """Golden runs: whole backtests pinned by their statistics and a hash of the transactions log.
 
 A change in any of these numbers is a change in behaviour: explain it in the commit and update the
-pins deliberately (print them with ``python -m tests.test_golden``).
+pins in tests/_helpers.py deliberately (print them with ``python -m tests.test_golden``).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
-from backtest import run_backtest
-from index_engine import IndexConfig, MarketData
-from tests.conftest import REAL_DATA_DIR
-
-
-REAL_DAILY = {
-    "data_sha256": "8199ea301b7bb5be576c8f7bf13a992ddcb37245477a2b01c026931e3a96fd43",
-    "final_nav": 234880790.9307921,
-    "cagr": 2.1893456828366022,
-    "volatility": 0.7480832270482765,
-    "sharpe": 1.922806463834316,
-    "max_drawdown": -0.7391783071859923,
-    "max_drawdown_peak": "2013-12-04",
-    "max_drawdown_trough": "2015-08-18",
-    "n_regime_switches": 22,
-    "time_invested": 0.7254217568353694,
-    "costs_fee": 237600.5247572221,
-    "turnover_total": 25.21550151010824,
-    "n_transactions": 17857,
-    "transactions_sha256": "8c8694e7fd695180b5c4c61cc77eab306ed7ba9a15e1d3a8acedff2dab419f3b",
-}
-
-
-SYNTHETIC_FLAGSHIP = {
-    "data_sha256": "eeb3e329973d0fee771582494986433db0d7913067ba2ba4dd9ecb0e3cb7681e",
-    "final_nav": 51592535.91483352,
-    "cagr": 0.930018799276525,
-    "volatility": 0.4684509770292194,
-    "sharpe": 1.6306241272760624,
-    "max_drawdown": -0.4342291040146995,
-    "n_regime_switches": 12,
-    "time_invested": 0.5506849315068493,
-    "costs_fee": 81046.441344035,
-    "turnover_total": 13.980864057203455,
-    "n_transactions": 18531,
-    "transactions_sha256": "ea10ea8c0ce4240651f6d11c6cc19cc4e2126d426d089ddef0f982eb2b1da463",
-}
-
-
-def _flagship():
-    from pathlib import Path
-
-    return IndexConfig.from_yaml(Path(__file__).resolve().parents[1] / "configs" / "global100.yaml")
-
-
-def real_daily_run():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        market = MarketData.from_parquet(REAL_DATA_DIR / "cmc_daily_2013_2018.parquet",
-                                         categories=REAL_DATA_DIR / "asset_categories.csv")
-    return market, run_backtest(_flagship(), market)
-
-
-def synthetic_run():
-    cfg = _flagship()
-    s = cfg.data.synthetic
-    market = MarketData.synthetic(seed=s.seed, n_assets=s.n_assets, days=s.days, start=s.start,
-                                  n_stablecoins=s.n_stablecoins)
-    return market, run_backtest(cfg, market)
-
+from tests._helpers import REAL_DAILY, SYNTHETIC_FLAGSHIP, real_daily_run, synthetic_run
 
 def _check(market, result, pins):
     assert market.content_hash() == pins["data_sha256"], "the input data changed: re-pin deliberately"

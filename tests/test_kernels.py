@@ -7,7 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index_engine.kernels import cap_weights, regime_states, rolling_mean, select_constituents, weights_for_trades
+from index_engine.kernels import cap_weights, regime_states, rolling_mean, weights_for_members
+from index_engine.kernels.capping import INFEASIBLE_CAP
+from index_engine.weighting import weight_rules
+from index_engine.config import WeightingConfig
+from tests._helpers import select_rows
 
 
 def closed_form_cap(raw: np.ndarray, cap: float) -> np.ndarray:
@@ -58,35 +62,40 @@ def test_cap_weights_matches_closed_form_and_holds_cap(raw, cap):
 
 def test_weights_for_trades_schemes_and_infeasible_flag():
     score = np.array([[400.0, 100.0, 0.0, 25.0]])
-    sel = np.array([[True, True, False, True]])
-    mc, inf = weights_for_trades(score, sel, 0, 0.0)
-    np.testing.assert_allclose(mc[0], [400 / 525, 100 / 525, 0, 25 / 525])
-    sq, _ = weights_for_trades(score, sel, 1, 0.0)
-    np.testing.assert_allclose(sq[0], [20 / 35, 10 / 35, 0, 5 / 35])
-    eq, _ = weights_for_trades(score, sel, 2, 0.0)
-    np.testing.assert_allclose(eq[0], [1 / 3, 1 / 3, 0, 1 / 3])
-    capped, inf = weights_for_trades(score, sel, 0, 0.2)  # 3 × 0.2 < 1: infeasible
-    assert inf[0]
-    np.testing.assert_allclose(capped[0], [1 / 3, 1 / 3, 0, 1 / 3])
+    ptr, cols = np.array([0, 3]), np.array([0, 1, 3])
+
+    def weights(scheme, cap=None):
+        w, flags = weights_for_members(ptr, cols, score, np.array([0]),
+                                       weight_rules(WeightingConfig(scheme=scheme, max_weight=cap), 4))
+        dense = np.zeros(4)
+        dense[cols] = w
+        return dense, flags
+
+    mc, flags = weights("market_cap")
+    np.testing.assert_allclose(mc, [400 / 525, 100 / 525, 0, 25 / 525])
+    assert flags[0] == 0
+    sq, _ = weights("sqrt_market_cap")
+    np.testing.assert_allclose(sq, [20 / 35, 10 / 35, 0, 5 / 35])
+    eq, _ = weights("equal")
+    np.testing.assert_allclose(eq, [1 / 3, 1 / 3, 0, 1 / 3])
+    capped, flags = weights("market_cap", 0.2)  # 3 × 0.2 < 1: infeasible
+    assert flags[0] & INFEASIBLE_CAP
+    np.testing.assert_allclose(capped, [1 / 3, 1 / 3, 0, 1 / 3])
 
 
 def _select(score, eligible, top_n, entry, exit_, incumbents=None):
     score = np.atleast_2d(np.asarray(score, float))
     eligible = np.atleast_2d(np.asarray(eligible, bool))
-    if incumbents is not None:  # a first active row that selects the incumbents
-        score = np.vstack([np.where(incumbents, 1e9 - np.arange(score.shape[1]), 0.0), score])
-        eligible = np.vstack([np.asarray(incumbents, bool), eligible])
-        first_n = int(np.sum(incumbents))
-        out = select_constituents(score, eligible, np.ones(2, bool), first_n, first_n, first_n)
-        assert (out[0] == incumbents).all()
-        score2 = score[1:]
+    if incumbents is not None:  # a first invested trade that selects exactly the incumbents
         inc = np.asarray(incumbents, bool)
-        # second row with the real parameters
-        res = select_constituents(np.vstack([score[0], score2]), eligible, np.ones(2, bool), top_n, entry, exit_)
         if int(inc.sum()) != top_n:
             pytest.fail("helper expects as many incumbents as top_n")
-        return res[1]
-    return select_constituents(score, eligible, np.ones(1, bool), top_n, entry, exit_)[0]
+        first = np.where(inc, 1e9 - np.arange(score.shape[1]), 1.0)
+        out = select_rows(np.vstack([first, score]), np.vstack([np.ones_like(inc), eligible]), top_n=top_n,
+                          entry=entry, exit_=exit_)
+        assert (out[0] == inc).all()
+        return out[1]
+    return select_rows(score, eligible, top_n=top_n, entry=entry, exit_=exit_)[0]
 
 
 def test_top_n_by_market_cap_with_ties_by_asset_order():
@@ -126,7 +135,7 @@ def test_buffer_trims_worst_ranked_when_too_many_qualify():
 def test_inactive_row_selects_nothing_and_clears_incumbents():
     score = np.array([[3.0, 2.0, 1.0]] * 3)
     elig = np.ones((3, 3), bool)
-    out = select_constituents(score, elig, np.array([True, False, True]), 1, 1, 3)
+    out = select_rows(score, elig, np.array([True, False, True]), top_n=1, entry=1, exit_=3)
     assert out[1].sum() == 0
     assert out[0].tolist() == [True, False, False] and out[2].tolist() == [True, False, False]
 

@@ -7,7 +7,7 @@ import pytest
 
 from index_engine import IndexConfig, PlanError, build_plan
 from index_engine.plan import KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_SCHEDULED
-from tests._market import make_market
+from tests._helpers import make_market
 
 
 def cfg(**sections) -> IndexConfig:

@@ -91,7 +91,7 @@ def another_cpu(monkeypatch):
 
 
 def test_last_bit_differences_in_libm_or_simd_do_not_move_the_pins(another_cpu):
-    from tests.test_golden import SYNTHETIC_FLAGSHIP, synthetic_run
+    from tests._helpers import SYNTHETIC_FLAGSHIP, synthetic_run
 
     market, result = synthetic_run()
     assert market.content_hash() == SYNTHETIC_FLAGSHIP["data_sha256"]

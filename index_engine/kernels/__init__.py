@@ -1,25 +1,31 @@
 """Numba kernels: dense arrays in, arrays out; no pandas, no config objects.
 
 Each kernel is compiled with ``cache=True`` so a fresh process loads machine code from disk.
+Bundles of arguments are NamedTuples (``PanelView``, ``Screens``, ``SelectionRules``,
+``TradeSchedule``, ``WeightRules``, ``Targets``): numba passes them by value at full speed, and
+callers name every field.
 """
 
-from index_engine.kernels.capping import cap_weights, weights_for_trades
-from index_engine.kernels.ranking import select_constituents
+from index_engine.kernels.capping import cap_weights, waterfill, weights_for_members
 from index_engine.kernels.rolling import (
     positive_row_sum,
     regime_states,
     rolling_mean,
-    trailing_logret_std_at,
-    trailing_mean_at,
+    trailing_daily_vol,
+    trailing_mean,
 )
+from index_engine.kernels.selection import select_members
+from index_engine.kernels.sparse import Targets
 
 __all__ = [
+    "Targets",
     "cap_weights",
     "positive_row_sum",
     "regime_states",
     "rolling_mean",
-    "select_constituents",
-    "trailing_logret_std_at",
-    "trailing_mean_at",
-    "weights_for_trades",
+    "select_members",
+    "trailing_daily_vol",
+    "trailing_mean",
+    "waterfill",
+    "weights_for_members",
 ]

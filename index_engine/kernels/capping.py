@@ -1,6 +1,14 @@
-"""Weighting schemes and exact capped weights (iterative water-filling)."""
+"""Weighting schemes and exact capped weights: single caps, tiered caps, floors, category caps, fixed weights.
+
+``cap_weights`` is the classic single-cap water-filling (kept bit-for-bit for the default config).
+``waterfill`` solves the general problem exactly: w_i = clip(λ·raw_i, floor_i, cap_i) with Σ w = budget,
+by sweeping the breakpoints floor_i/raw_i and cap_i/raw_i (no iteration tolerance; the final sums are
+taken afresh in column order). ``weights_for_members`` applies them to every trade of a plan.
+"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -8,6 +16,29 @@ from numba import njit
 SCHEME_MARKET_CAP = 0
 SCHEME_SQRT_MARKET_CAP = 1
 SCHEME_EQUAL = 2
+
+# bits of the per-trade flags returned by weights_for_members
+INFEASIBLE_CAP = 1  # Σ caps < budget: weights proportional to the caps instead
+INFEASIBLE_FLOOR = 2  # Σ floors > budget: weights proportional to the floors instead
+INFEASIBLE_CATEGORY = 4  # category caps cannot all hold (e.g. only capped categories): caps ignored
+FIXED_MISSING = 8  # a fixed-weight asset is not a member at this trade: the others share its weight
+
+
+class WeightRules(NamedTuple):
+    """Weighting rules. ``max_weight`` ≤ 0 or ≥ 1: none. ``rank_caps`` (K,): caps of the largest, 2nd, …
+    member by raw weight. ``min_weight`` 0: none. ``category`` (N,) int code of each asset and
+    ``category_caps`` (C,) cap per code (inf: none). ``fixed`` (N,) fixed weight (NaN: none).
+    ``list_weights`` (L, N) published weights (NaN: none; (0, 0) when unused) with ``list_of_trade`` (R,)."""
+
+    scheme: int
+    max_weight: float
+    rank_caps: np.ndarray
+    min_weight: float
+    category: np.ndarray
+    category_caps: np.ndarray
+    fixed: np.ndarray
+    list_weights: np.ndarray
+    list_of_trade: np.ndarray
 
 
 @njit(cache=True)
@@ -53,36 +84,257 @@ def cap_weights(raw: np.ndarray, cap: float) -> np.ndarray:
 
 
 @njit(cache=True)
-def weights_for_trades(
-    score: np.ndarray, selected: np.ndarray, scheme: int, max_weight: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """(R, N) target weights of the risk sleeve and (R,) flags of infeasible caps.
+def waterfill(raw: np.ndarray, floor: np.ndarray, cap: np.ndarray, budget: float, out: np.ndarray) -> int:
+    """Exact w_i = clip(λ·raw_i, floor_i, cap_i) with Σ w_i = budget, written to ``out``.
 
-    ``score`` is the market cap at each trade's decision date; ``scheme`` one of the SCHEME_*
-    constants; ``max_weight`` <= 0 or >= 1 means no cap. Rows with no selection are all zero.
-    Where n × max_weight < 1 the cap is infeasible: equal weights, flagged.
+    ``raw`` > 0, 0 ≤ floor_i ≤ cap_i. Returns 0, or INFEASIBLE_CAP when Σ cap < budget (then
+    w ∝ cap) or INFEASIBLE_FLOOR when Σ floor > budget (then w ∝ floor), each scaled to ``budget``.
     """
-    r_count, n = score.shape
-    out = np.zeros((r_count, n))
-    infeasible = np.zeros(r_count, np.bool_)
-    cap = max_weight if 0.0 < max_weight < 1.0 else 1.0
+    n = raw.shape[0]
+    if n == 0:
+        return 0
+    s_floor = 0.0
+    s_cap = 0.0
+    for i in range(n):
+        s_floor += floor[i]
+        s_cap += cap[i]
+    if s_cap < budget:
+        for i in range(n):
+            out[i] = cap[i] / s_cap * budget
+        return INFEASIBLE_CAP
+    if s_floor > budget:
+        for i in range(n):
+            out[i] = floor[i] / s_floor * budget
+        return INFEASIBLE_FLOOR
+    # breakpoints: name i is at its floor for λ ≤ floor_i/raw_i, free in between, at its cap beyond
+    points = np.empty(2 * n)
+    for i in range(n):
+        points[2 * i] = floor[i] / raw[i]
+        points[2 * i + 1] = cap[i] / raw[i]
+    order = np.argsort(points, kind="mergesort")
+    state = np.full(n, -1, np.int8)  # -1 floor, 0 free, +1 cap
+    level_floor, level_cap, level_raw = s_floor, 0.0, 0.0
+    lam = -1.0
+    for j in range(2 * n):
+        p = order[j]
+        beta = points[p]
+        if level_floor + beta * level_raw + level_cap >= budget:
+            break
+        i = p // 2
+        if p % 2 == 0:
+            state[i] = 0
+            level_floor -= floor[i]
+            level_raw += raw[i]
+        else:
+            state[i] = 1
+            level_raw -= raw[i]
+            level_cap += cap[i]
+    for _ in range(n + 1):  # λ from fresh sums (no drift from the sweep); settle any borderline name
+        f_sum, c_sum, r_sum = 0.0, 0.0, 0.0
+        for i in range(n):
+            if state[i] < 0:
+                f_sum += floor[i]
+            elif state[i] > 0:
+                c_sum += cap[i]
+            else:
+                r_sum += raw[i]
+        if r_sum <= 0.0:
+            break
+        lam = (budget - f_sum - c_sum) / r_sum
+        moved = False
+        for i in range(n):
+            w = lam * raw[i]
+            if state[i] == 0 and w > cap[i]:
+                state[i], moved = 1, True
+            elif state[i] == 0 and w < floor[i]:
+                state[i], moved = -1, True
+        if not moved:
+            break
+    for i in range(n):
+        if state[i] < 0:
+            out[i] = floor[i]
+        elif state[i] > 0:
+            out[i] = cap[i]
+        else:
+            w = lam * raw[i]
+            out[i] = min(max(w, floor[i]), cap[i])
+    return 0
+
+
+@njit(cache=True)
+def _raw_weights(rules, raw_score, d, cols, lst, raw) -> None:
+    m = cols.shape[0]
+    listed = lst >= 0 and rules.list_weights.shape[0] > 0
+    for j in range(m):
+        if listed and np.isfinite(rules.list_weights[lst, cols[j]]):
+            raw[j] = rules.list_weights[lst, cols[j]]
+            continue
+        v = raw_score[d, cols[j]]
+        if rules.scheme == SCHEME_MARKET_CAP:
+            raw[j] = v
+        elif rules.scheme == SCHEME_SQRT_MARKET_CAP:
+            raw[j] = np.sqrt(v)
+        else:
+            raw[j] = 1.0
+
+
+@njit(cache=True)
+def _bounds(rules, raw, free, floor, cap) -> None:
+    """Per-name floor and cap of the free (not fixed) members; rank caps go by raw weight, largest first."""
+    m = raw.shape[0]
+    uniform = rules.max_weight if 0.0 < rules.max_weight < 1.0 else 1.0
+    for j in range(m):
+        floor[j] = rules.min_weight
+        cap[j] = uniform
+    n_rank = rules.rank_caps.shape[0]
+    if n_rank > 0:
+        neg = np.empty(m)
+        for j in range(m):
+            neg[j] = -raw[j] if free[j] else np.inf
+        order = np.argsort(neg, kind="mergesort")
+        r = 0
+        for pos in range(m):
+            j = order[pos]
+            if not free[j]:
+                break
+            if r < n_rank:
+                cap[j] = rules.rank_caps[r]
+            r += 1
+
+
+@njit(cache=True)
+def _subset(values, mask) -> np.ndarray:
+    count = 0
+    for j in range(mask.shape[0]):
+        if mask[j]:
+            count += 1
+    out = np.empty(count)
+    c = 0
+    for j in range(mask.shape[0]):
+        if mask[j]:
+            out[c] = values[j]
+            c += 1
+    return out
+
+
+@njit(cache=True)
+def _fill(values, mask, out) -> None:
+    c = 0
+    for j in range(mask.shape[0]):
+        if mask[j]:
+            out[j] = values[c]
+            c += 1
+
+
+@njit(cache=True)
+def _general(rules, cols, raw, w) -> int:
+    """Fixed weights, then floors/caps/rank caps by water-filling, then category caps; returns flags."""
+    m = cols.shape[0]
+    flags = 0
+    free = np.ones(m, np.bool_)
+    budget = 1.0
+    for j in range(m):
+        f = rules.fixed[cols[j]]
+        if np.isfinite(f):
+            free[j] = False
+            w[j] = f
+            budget -= f
+    floor = np.empty(m)
+    cap = np.empty(m)
+    _bounds(rules, raw, free, floor, cap)
+    in_group = free.copy()
+    part = np.empty(m)
+    flags |= waterfill(_subset(raw, in_group), _subset(floor, in_group), _subset(cap, in_group), budget, part)
+    _fill(part, in_group, w)
+    n_cat = rules.category_caps.shape[0]
+    if n_cat == 0:
+        return flags
+    capped = np.zeros(n_cat, np.bool_)
+    for _ in range(n_cat + 1):
+        totals = np.zeros(n_cat)
+        for j in range(m):
+            c = rules.category[cols[j]]
+            if free[j] and c >= 0:
+                totals[c] += w[j]
+        over = False
+        for c in range(n_cat):
+            if not capped[c] and totals[c] > rules.category_caps[c] + 1e-12:
+                capped[c] = True
+                over = True
+        if not over:
+            return flags
+        rest = budget
+        for c in range(n_cat):
+            if capped[c]:
+                rest -= rules.category_caps[c]
+                for j in range(m):
+                    in_group[j] = free[j] and rules.category[cols[j]] == c
+                flags |= waterfill(_subset(raw, in_group), _subset(floor, in_group), _subset(cap, in_group),
+                                   rules.category_caps[c], part)
+                _fill(part, in_group, w)
+        any_rest = False
+        for j in range(m):
+            c = rules.category[cols[j]]
+            in_group[j] = free[j] and (c < 0 or not capped[c])
+            any_rest = any_rest or in_group[j]
+        if not any_rest or rest < 0.0:
+            return -1  # nothing outside the capped categories can take the excess
+        flags |= waterfill(_subset(raw, in_group), _subset(floor, in_group), _subset(cap, in_group), rest, part)
+        _fill(part, in_group, w)
+    return flags
+
+
+@njit(cache=True)
+def weights_for_members(ptr, cols, raw_score, decision_rows, rules):
+    """(nnz,) target weights of the members CSR and (R,) flags (bits INFEASIBLE_* / FIXED_MISSING).
+
+    ``raw_score`` (T, N) is the market cap (or its smoothed version) read at each trade's decision
+    row. Each trade's weights sum to 1 (up to float rounding) unless it has no members.
+    """
+    r_count = ptr.shape[0] - 1
+    weight = np.zeros(cols.shape[0])
+    flags = np.zeros(r_count, np.int64)
+    simple = (rules.rank_caps.shape[0] == 0 and rules.min_weight <= 0.0 and rules.category_caps.shape[0] == 0
+              and rules.list_weights.shape[0] == 0)
+    if simple:
+        for i in range(rules.fixed.shape[0]):
+            if np.isfinite(rules.fixed[i]):
+                simple = False
+                break
+    cap = rules.max_weight if 0.0 < rules.max_weight < 1.0 else 1.0
+    n_fixed_total = 0.0
+    for i in range(rules.fixed.shape[0]):
+        if np.isfinite(rules.fixed[i]):
+            n_fixed_total += 1.0
     for k in range(r_count):
-        idx = np.flatnonzero(selected[k])
-        m = idx.shape[0]
+        a, b = ptr[k], ptr[k + 1]
+        m = b - a
         if m == 0:
             continue
+        c = cols[a:b]
+        lst = rules.list_of_trade[k] if rules.list_of_trade.shape[0] > 0 else -1
         raw = np.empty(m)
+        _raw_weights(rules, raw_score, decision_rows[k], c, lst, raw)
+        if simple:
+            if m * cap < 1.0:
+                flags[k] |= INFEASIBLE_CAP
+            w = cap_weights(raw, cap)
+            weight[a:b] = w
+            continue
+        w = np.empty(m)
+        got = _general(rules, c, raw, w)
+        if got < 0:  # category caps cannot hold: weigh without them
+            flags[k] |= INFEASIBLE_CATEGORY
+            saved = rules.category_caps
+            got = _general(WeightRules(rules.scheme, rules.max_weight, rules.rank_caps, rules.min_weight,
+                                       rules.category, saved[:0], rules.fixed, rules.list_weights,
+                                       rules.list_of_trade), c, raw, w)
+        flags[k] |= got
+        present = 0.0
         for j in range(m):
-            v = score[k, idx[j]]
-            if scheme == SCHEME_MARKET_CAP:
-                raw[j] = v
-            elif scheme == SCHEME_SQRT_MARKET_CAP:
-                raw[j] = np.sqrt(v)
-            else:
-                raw[j] = 1.0
-        if m * cap < 1.0:
-            infeasible[k] = True
-        w = cap_weights(raw, cap)
-        for j in range(m):
-            out[k, idx[j]] = w[j]
-    return out, infeasible
+            if np.isfinite(rules.fixed[c[j]]):
+                present += 1.0
+        if present < n_fixed_total:
+            flags[k] |= FIXED_MISSING
+        weight[a:b] = w
+    return weight, flags

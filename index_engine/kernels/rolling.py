@@ -51,63 +51,46 @@ def positive_row_sum(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def trailing_mean_at(x: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
-    """(R, N) mean of ``x[r-window+1 : r+1, :]`` for each row r in ``rows``, ignoring NaN.
-
-    Columns with no finite value inside the window get 0.0 (no evidence of volume).
-    Rows before the start of the data use the part of the window that exists.
-    """
-    r_count = rows.shape[0]
-    n = x.shape[1]
-    out = np.zeros((r_count, n))
-    for k in range(r_count):
-        r = rows[k]
-        if r < 0:
-            continue
-        lo = max(0, r - window + 1)
-        for i in range(n):
-            s = 0.0
-            c = 0
-            for j in range(lo, r + 1):
-                v = x[j, i]
-                if np.isfinite(v):
-                    s += v
-                    c += 1
-            if c > 0:
-                out[k, i] = s / c
-    return out
+def trailing_mean(x: np.ndarray, d: int, col: int, window: int) -> float:
+    """Mean of the finite values of ``x[d − window + 1 : d + 1, col]`` (the part of the window that
+    exists); 0.0 when there is none (no evidence, e.g. of volume)."""
+    s = 0.0
+    c = 0
+    for j in range(max(0, d - window + 1), d + 1):
+        v = x[j, col]
+        if np.isfinite(v):
+            s += v
+            c += 1
+    return s / c if c > 0 else 0.0
 
 
 @njit(cache=True)
-def trailing_logret_std_at(price: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
-    """(R, N) sample std (ddof 1) of log returns between consecutive valid closes inside
-    ``price[r-window+1 : r+1, :]`` for each row r; NaN with fewer than 2 returns."""
-    r_count = rows.shape[0]
-    n = price.shape[1]
-    out = np.full((r_count, n), np.nan)
-    for k in range(r_count):
-        r = rows[k]
-        if r < 0:
-            continue
-        lo = max(0, r - window + 1)
-        for i in range(n):
-            prev = np.nan
-            s = 0.0
-            s2 = 0.0
-            c = 0
-            for j in range(lo, r + 1):
-                p = price[j, i]
-                if p > 0.0 and p < np.inf:
-                    if prev == prev:  # not NaN
-                        x = log(p / prev)
-                        s += x
-                        s2 += x * x
-                        c += 1
-                    prev = p
-            if c >= 2:
-                var = (s2 - s * s / c) / (c - 1)
-                out[k, i] = np.sqrt(max(var, 0.0))
-    return out
+def trailing_daily_vol(price: np.ndarray, days: np.ndarray, d: int, col: int, window: int) -> float:
+    """Sample std (ddof 1) of the log returns between consecutive valid closes of ``col`` inside rows
+    d − window + 1 … d, each scaled to one day by 1/sqrt(its calendar gap in days); NaN with fewer than
+    two returns. Uses only data through d (the gap comes from the two closes' own dates)."""
+    prev = np.nan
+    prev_day = 0
+    s = 0.0
+    s2 = 0.0
+    c = 0
+    for j in range(max(0, d - window + 1), d + 1):
+        p = price[j, col]
+        if p > 0.0 and p < np.inf:
+            if prev == prev:  # not NaN
+                x = log(p / prev)
+                gap = days[j] - prev_day
+                if gap != 1:
+                    x = x / np.sqrt(float(gap))
+                s += x
+                s2 += x * x
+                c += 1
+            prev = p
+            prev_day = days[j]
+    if c < 2:
+        return np.nan
+    var = (s2 - s * s / c) / (c - 1)
+    return np.sqrt(max(var, 0.0))
 
 
 @njit(cache=True)

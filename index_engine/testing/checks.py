@@ -122,10 +122,12 @@ def _order_costs(cfg: IndexConfig, market: MarketData, t: int, col: int, q: floa
     adv = _trailing_mean(market.volume[:, i], d, s.adv_window)[0] if d >= 0 else 0.0
     slip = s.bps / 1e4 * q
     if s.model == "sqrt_impact":
-        p = market.price[max(0, d - s.vol_window + 1) : d + 1, col] if d >= 0 else np.array([])
-        ret = np.diff(np.log(p[np.isfinite(p) & (p > 0)]))
-        spacing = max(float(np.median(np.diff(market.dates.astype(np.int64)))), 1.0) if market.n_dates > 1 else 1.0
-        sigma = np.std(ret, ddof=1) / math.sqrt(spacing) if ret.size >= 2 else math.nan
+        rows = np.arange(max(0, d - s.vol_window + 1), d + 1) if d >= 0 else np.array([], int)
+        p, days = market.price[rows, col], market.dates[rows].astype(np.int64)
+        ok_px = np.isfinite(p) & (p > 0)
+        # each return scaled to one day by its own calendar gap: nothing after d enters
+        ret = np.diff(np.log(p[ok_px])) / np.sqrt(np.diff(days[ok_px]))
+        sigma = np.std(ret, ddof=1) if ret.size >= 2 else math.nan
         ok = math.isfinite(sigma) and adv > 0
         impact_rate = min(s.k * sigma * math.sqrt(q / adv), s.max_impact_bps / 1e4) if ok else 0.0
         slip = (s.spread_bps / 2e4 * q + impact_rate * q) if ok else s.fallback_bps / 1e4 * q
