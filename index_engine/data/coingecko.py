@@ -1,4 +1,5 @@
-"""Fetch CoinGecko market data into the project's long format: ``index-engine data fetch``.
+"""Fetch CoinGecko market data into the project's long format (the library behind ``index-engine data fetch``,
+whose click command lives in ``backtest.cli.data``; nothing here prints or imports click/rich).
 
 ``fetch(top, days, out_dir)``:
 
@@ -22,10 +23,10 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import polars as pl
 
 from index_engine.data.coingecko_client import (
@@ -38,7 +39,10 @@ from index_engine.data.coingecko_client import (
 )
 from index_engine.data.panel import MarketData
 
-__all__ = ["CoinGeckoClient", "CoinGeckoError", "FetchSummary", "data_cmd", "fetch", "fetch_summary"]
+__all__ = ["CoinGeckoClient", "CoinGeckoError", "FetchSummary", "Progress", "fetch", "fetch_summary"]
+
+#: ``progress(done, total, coin_id)``: before each coin (the one being processed) and once at the end ("").
+Progress = Callable[[int, int, str], None]
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +81,11 @@ def parse_days(days: str | int) -> str:
     raise ValueError(f"days must be 'max' or a positive whole number, got {days!r}")
 
 
-def fetch(top: int, days: str | int, out_dir: str | Path, progress: bool = True, *,
+def fetch(top: int, days: str | int, out_dir: str | Path, progress: Progress | bool | None = True, *,
           client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False) -> Path:
     """Fetch the top ``top`` coins' daily history into ``out_dir`` and return ``out_dir``.
+
+    ``progress``: a ``Progress`` callback, ``True`` to log progress (INFO), or ``False``/None.
 
     Raises ``CoinGeckoError`` (one line: endpoint, coin, status or field) on HTTP errors other than
     429, exhausted retries, schema violations, or when the assembled table fails validation;
@@ -88,12 +94,13 @@ def fetch(top: int, days: str | int, out_dir: str | Path, progress: bool = True,
     return fetch_summary(top, days, out_dir, progress, client=client, per_page=per_page, refresh=refresh).out_dir
 
 
-def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: bool = True, *,
+def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: Progress | bool | None = True, *,
                   client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False) -> FetchSummary:
     """``fetch`` returning a ``FetchSummary`` (counts, paths and the loaded ``MarketData``)."""
     if int(top) < 1:
         raise ValueError(f"top must be >= 1, got {top}")
     days = parse_days(days)
+    report = _log_progress if progress is True else (progress or None)
     out = Path(out_dir)
     raw = out / RAW_DIR
     raw.mkdir(parents=True, exist_ok=True)
@@ -105,7 +112,7 @@ def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: bool
         _write_atomic(out / MARKETS_NAME, json.dumps(
             {"fetched_at": fetched_at, "vs_currency": "usd", "coins": [c.model_dump() for c in coins]}, indent=1))
         categories = category_map(client, {c.id for c in coins}, per_page)
-        charts, downloaded = _market_charts(client, coins, days, raw, progress, refresh)
+        charts, downloaded = _market_charts(client, coins, days, raw, report, refresh)
         requests = client.requests
     finally:
         if own:
@@ -165,30 +172,29 @@ def category_map(client: CoinGeckoClient, coin_ids: set[str], per_page: int = 25
     return out
 
 
-def _market_charts(client: CoinGeckoClient, coins: list[MarketCoin], days: str, raw: Path, progress: bool,
-                   refresh: bool) -> tuple[dict[str, MarketChart], int]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+def _market_charts(client: CoinGeckoClient, coins: list[MarketCoin], days: str, raw: Path,
+                   progress: Progress | None, refresh: bool) -> tuple[dict[str, MarketChart], int]:
     charts: dict[str, MarketChart] = {}
     downloaded = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task("market_chart", total=len(coins))
-        for coin in coins:
-            path = raw / f"{coin.id}.json"
-            chart = None if refresh else _read_cache(path, coin.id, days)
-            if chart is None:
-                bar.update(task, description=f"market_chart {coin.id}")
-                data, chart = client.market_chart(coin.id, days)
-                envelope = {"format": CACHE_FORMAT, "coin_id": coin.id, "vs_currency": "usd", "days": days,
-                            "interval": "daily", "fetched_at": _now(), "response": data}
-                _write_atomic(path, json.dumps(envelope, separators=(",", ":")))
-                downloaded += 1
-            charts[coin.id] = chart
-            bar.advance(task)
-        bar.update(task, description="market_chart")
+    for done, coin in enumerate(coins):
+        if progress:
+            progress(done, len(coins), coin.id)
+        path = raw / f"{coin.id}.json"
+        chart = None if refresh else _read_cache(path, coin.id, days)
+        if chart is None:
+            data, chart = client.market_chart(coin.id, days)
+            envelope = {"format": CACHE_FORMAT, "coin_id": coin.id, "vs_currency": "usd", "days": days,
+                        "interval": "daily", "fetched_at": _now(), "response": data}
+            _write_atomic(path, json.dumps(envelope, separators=(",", ":")))
+            downloaded += 1
+        charts[coin.id] = chart
+    if progress:
+        progress(len(coins), len(coins), "")
     return charts, downloaded
+
+
+def _log_progress(done: int, total: int, coin_id: str) -> None:
+    log.info("market_chart %d/%d %s", done, total, coin_id)
 
 
 def _read_cache(path: Path, coin_id: str, days: str) -> MarketChart | None:
@@ -282,57 +288,3 @@ def _write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-# ---- command line -----------------------------------------------------------------------------
-
-
-class _EchoHandler(logging.Handler):
-    """Log records to the current stderr (looked up at emit time, so CliRunner capture works)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
-
-
-def _cli_logging() -> None:
-    for name in (__name__, "index_engine.data.coingecko_client"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
-            handler = _EchoHandler(level=logging.INFO)
-            logger.addHandler(handler)
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
-            logger.setLevel(logging.INFO)
-
-
-@click.group(name="data")
-def data_cmd() -> None:
-    """Fetch market data into the long format (see docs/coingecko.md)."""
-
-
-@data_cmd.command("fetch")
-@click.option("--top", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Number of coins by market cap.")
-@click.option("--days", default="max", show_default=True, help="History length: 'max' or a number of days.")
-@click.option("--out", type=click.Path(file_okay=False), default="data", show_default=True, help="Output folder.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--refresh", is_flag=True, help="Download every market chart again, ignoring the cache.")
-@click.option("--min-interval", type=click.FloatRange(min=0), default=None,
-              help="Seconds between requests (default by plan: pro 0.12, demo 2, keyless 6).")
-def fetch_cmd(top: int, days: str, out: str, no_progress: bool, refresh: bool, min_interval: float | None) -> None:
-    """Download the top coins' daily USD history from CoinGecko into OUT (resumable).
-
-    The API key is read from $COINGECKO_PRO_API_KEY (Pro API) or $COINGECKO_API_KEY (Demo key).
-    """
-    try:
-        days = parse_days(days)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--days") from None
-    _cli_logging()
-    with CoinGeckoClient(min_interval=min_interval) as client:
-        s = fetch_summary(top, days, Path(out), progress=not no_progress, client=client, refresh=refresh)
-    m = s.market
-    click.echo(f"wrote {s.parquet} and {s.categories}: {s.n_coins} coins ({s.downloaded} downloaded, "
-               f"{s.cached} from cache, {s.requests} requests), {m.n_dates} days "
-               f"{m.dates[0]} .. {m.dates[-1]}" if m.n_dates else f"wrote {s.parquet}")
-    for w in m.warnings:
-        click.echo(f"warning {w.kind}: {w.message}", err=True)
