@@ -1,5 +1,5 @@
-"""Shared pieces of the offline CoinGecko tests: a respx-served fake API from the fixtures and a
-deterministic jitter."""
+"""Shared pieces of the offline CoinGecko tests: a respx-served fake API from the fixtures, a
+deterministic jitter, a fake clock, and scripted sockets for the tests that need real httpcore."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 import respx
@@ -95,3 +96,71 @@ def _client(sleeps, f: float = 0.5, **kw) -> CoinGeckoClient:
 
 
 
+
+class FakeClock:
+    """A monotonic clock that only moves when told to (``advance``) or slept on (``sleep``)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def http_response(status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+    """The bytes of an HTTP/1.1 response with a Content-Length, closing its connection."""
+    head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Connection: close", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+class ScriptedNetwork(httpcore.NetworkBackend):
+    """Fake sockets under the real httpcore stack: connection k answers ``answers[k]`` (bytes), ``chunk``
+    bytes per read; each read advances ``clock`` by ``per_read`` seconds (a trickling server). An
+    answer of None trickles header bytes forever. ``reads`` counts the reads served."""
+
+    def __init__(self, answers: list[bytes | None], clock: FakeClock, per_read: float = 0.0, chunk: int = 65536):
+        self.answers, self.clock, self.per_read, self.chunk = list(answers), clock, per_read, chunk
+        self.reads = 0
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _ScriptedStream(self, self.answers.pop(0))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):  # pragma: no cover
+        raise NotImplementedError
+
+    def sleep(self, seconds):  # pragma: no cover
+        self.clock.sleep(seconds)
+
+
+class _ScriptedStream(httpcore.NetworkStream):
+    def __init__(self, net: ScriptedNetwork, answer: bytes | None) -> None:
+        self.net, self.answer, self.forever = net, answer or b"HTTP/1.1 200 OK\r\nX-Slow: ", answer is None
+
+    def read(self, max_bytes, timeout=None):
+        self.net.reads += 1
+        self.net.clock.advance(self.net.per_read)
+        if not self.answer and self.forever:
+            assert self.net.reads < 1000, "the client kept reading headers that never end"
+            return b"a"
+        out, self.answer = self.answer[: min(max_bytes, self.net.chunk)], self.answer[min(max_bytes, self.net.chunk):]
+        return out
+
+    def write(self, buffer, timeout=None):
+        pass
+
+    def close(self):
+        pass
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):  # pragma: no cover
+        return self
+
+    def get_extra_info(self, info):
+        return None
