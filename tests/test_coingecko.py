@@ -416,5 +416,11 @@ def test_cli_errors(api, tmp_path):
     api.queue("/coins/markets", httpx.Response(403, json={"status": {"error_code": 10002, "error_message": "no"}}))
     failed = CliRunner().invoke(data_cmd, ["fetch", "--top", "2", "--out", str(tmp_path), "--no-progress",
                                            "--min-interval", "0"])
-    assert isinstance(failed.exception, CoinGeckoError) and "HTTP 403" in str(failed.exception)
+    # the command prints the CoinGeckoError itself (literally, one line) with the exit code of every
+    # IndexEngineError, instead of leaving it to the markup-rendering handler of the entry point
+    assert failed.exit_code == 2 and isinstance(failed.exception, SystemExit)
+    lines = failed.stdout.splitlines()
+    assert lines[-1] == ("error: CoinGecko /coins/markets (page 1): HTTP 403: no (error_code 10002); check the API "
+                         "key in $COINGECKO_API_KEY / $COINGECKO_PRO_API_KEY and that it matches "
+                         "https://api.coingecko.com/api/v3")
     assert data_cmd.name == "data" and "fetch" in data_cmd.commands

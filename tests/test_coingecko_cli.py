@@ -1,5 +1,6 @@
 """CoinGecko ``data fetch`` command, offline: it lives in ``backtest.cli.data`` (the library imports
-neither click nor rich and reports progress through a callback)."""
+neither click nor rich and reports progress through a callback), and it prints what the server
+sends literally, on one line."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+import pytest
+from click.testing import CliRunner
 from rich.console import Console
 
-from backtest.cli import main
+from backtest.cli import entrypoint, main
 from backtest.cli.data import ProgressBar, data_cmd
 from index_engine.data.coingecko import fetch
 from tests._coingecko import _client, _no_real_keys, api, sleeps  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
+CLI_ARGS = ["fetch", "--no-progress", "--min-interval", "0"]
 
 
 # ---- the command line is outside the library ------------------------------------------------
@@ -45,7 +50,7 @@ def test_library_never_imports_click_or_rich():
     assert done.stdout.strip() == "[]"
 
 
-def test_data_fetch_is_attached_to_the_cli():
+def test_data_fetch_is_attached_and_documents_its_limits():
     assert main.commands["data"] is data_cmd
     done = subprocess.run([sys.executable, "-m", "backtest.cli", "data", "fetch", "--help"], capture_output=True,
                           text=True, cwd=ROOT, timeout=60)
@@ -53,7 +58,9 @@ def test_data_fetch_is_attached_to_the_cli():
     text = " ".join(done.stdout.split())
     for option in ("--top", "--days", "--out", "--no-progress", "--refresh", "--min-interval"):
         assert option in text
-    assert "Download the top coins' daily USD history from CoinGecko into OUT (resumable)." in text
+    assert "--max-wait FLOAT RANGE" in text and "[default: 120.0; x>0]" in text
+    assert "--request-timeout FLOAT RANGE" in text and "--run-timeout FLOAT RANGE" in text
+    assert "[default: 7200.0; x>0]" in text
 
 
 def test_progress_callback_gets_plain_arguments(api, sleeps, tmp_path):
@@ -76,3 +83,26 @@ def test_progress_bar_shows_markup_in_a_coin_id_literally():
     with ProgressBar(True, console=Console(file=buf, width=120)) as bar:
         bar(0, 2, "[bold]coin")
     assert "market_chart [bold]coin" in buf.getvalue()
+
+
+# ---- what the command prints ----------------------------------------------------------------
+
+
+def test_entrypoint_prints_a_hostile_error_body_literally_on_one_line(api, tmp_path, monkeypatch, capsys):
+    api.queue("/coins/markets", httpx.Response(403, text="[/] [bold]no\x1b[2J\r\n" + "x" * 5000))
+    monkeypatch.setattr(sys, "argv", ["index-engine", "data", *CLI_ARGS, "--top", "1", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as info:
+        entrypoint()
+    assert info.value.code == 2
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "\x1b" not in out and len(out) < 500
+    assert out.startswith("error: CoinGecko /coins/markets (page 1): HTTP 403: [/] [bold]no\\x1b[2J xxx")
+    assert "...; check the API key" in out
+
+
+def test_unwritable_output_folder_is_one_error_line(api, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    result = CliRunner().invoke(data_cmd, [*CLI_ARGS, "--top", "1", "--out", str(tmp_path / "file" / "data")])
+    assert result.exit_code == 2 and api.requests == []
+    out = tmp_path / "file" / "data"
+    assert result.stdout.splitlines() == [f"error: cannot write in {out}: Not a directory ({out / 'raw'})"]

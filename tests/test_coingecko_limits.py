@@ -1,5 +1,5 @@
 """CoinGecko limits, offline and without waiting (a fake clock): every wait is capped, every request
-has an overall deadline, unusable bodies are one-line errors."""
+and every run has an overall deadline, repeated pages end the listing, unusable bodies are one-line errors."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import json
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from backtest.cli.data import data_cmd
 from index_engine.data import coingecko_client
-from index_engine.data.coingecko import fetch
+from index_engine.data.coingecko import category_map, fetch, top_coins
 from index_engine.data.coingecko_client import CoinGeckoClient, CoinGeckoError
 from tests._coingecko import (  # noqa: F401  (fixtures)
     FakeClock,
@@ -23,6 +25,8 @@ from tests._coingecko import (  # noqa: F401  (fixtures)
     load,
     sleeps,
 )
+
+CLI_ARGS = ["fetch", "--no-progress", "--min-interval", "0"]
 
 
 def _fake_time_client(clock: FakeClock, **kw) -> CoinGeckoClient:
@@ -67,6 +71,43 @@ def test_every_wait_is_capped_by_max_wait(api, sleeps, tmp_path):
     assert sleeps == [1.0, 2.0, 3.0, 3.0, 3.0]  # jitter tops 4, 8, 16 are cut to max_wait
 
 
+def test_limits_must_be_positive_and_consistent(api, tmp_path):
+    with pytest.raises(ValueError, match="min_interval must be between 0 and max_wait"):
+        CoinGeckoClient(min_interval=200, max_wait=120)
+    for kw in ({"max_wait": 0}, {"request_timeout": -1}, {"request_timeout": float("inf")}):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            CoinGeckoClient(**kw)
+    with CoinGeckoClient() as client, pytest.raises(ValueError, match="run timeout"):
+        fetch(1, "max", tmp_path, progress=False, client=client, run_timeout=0)
+    bad = CliRunner().invoke(data_cmd, [*CLI_ARGS[:2], "--min-interval", "200", "--max-wait", "10", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--min-interval" in bad.output and "more than --max-wait" in bad.output
+    for option, value in [(o, v) for o in ("--max-wait", "--request-timeout", "--run-timeout") for v in ("0", "nan")]:
+        bad = CliRunner().invoke(data_cmd, [*CLI_ARGS, option, value, "--out", str(tmp_path)])
+        assert bad.exit_code == 2 and f"Invalid value for {option}" in bad.output.replace("'", ""), (option, value)
+    bad = CliRunner().invoke(data_cmd, [*CLI_ARGS[:2], "--max-wait", "0.5", "--out", str(tmp_path)])  # keyless: 6 s
+    assert bad.exit_code == 2 and "min_interval must be between 0 and max_wait (0.5 s), got 6" in bad.output
+    assert api.requests == []
+
+
+# ---- pagination that repeats ----------------------------------------------------------------
+
+
+def test_markets_pages_that_repeat_end_the_listing(api, sleeps, caplog):
+    api.queue("/coins/markets", *[httpx.Response(200, json=api.markets[:2]) for _ in range(20)])
+    with _client(sleeps) as client:
+        coins = top_coins(client, 5, per_page=2)
+    assert [c.id for c in coins] == ["bitcoin", "ethereum"] and len(api.requests) == 2
+    assert "page 2 repeats coins already listed (no new id): stopping the listing at 2 coins" in caplog.text
+
+
+def test_category_pages_that_repeat_end_that_list(api, sleeps, caplog):
+    api.queue("/coins/markets", *[httpx.Response(200, json=api.categories["stablecoins"][:2]) for _ in range(20)])
+    with _client(sleeps) as client:
+        assert category_map(client, {"tether", "bitcoin"}, per_page=2) == {"tether": "stablecoin"}
+    assert len(api.requests) == 4  # two pages of each list
+    assert caplog.text.count("repeats coins already listed") == 2
+
+
 # ---- deadlines ------------------------------------------------------------------------------
 
 
@@ -99,6 +140,28 @@ def test_scripted_network_serves_a_normal_answer():
     net = ScriptedNetwork([http_response(200, json.dumps(load("markets.json")[:2]).encode())], clock, per_read=0.5)
     with _fake_time_client(clock, base_url="http://coingecko.test/api/v3", network_backend=net) as client:
         assert [c.id for c in client.markets(1)] == ["bitcoin", "ethereum"]
+
+
+def test_run_timeout_bounds_the_waits_of_a_run(api, tmp_path):
+    clock = FakeClock()
+    client = CoinGeckoClient(sleep=clock.sleep, clock=clock, min_interval=30.0, max_wait=120)
+    with client, pytest.raises(CoinGeckoError) as info:
+        fetch(2, "max", tmp_path, progress=False, client=client, run_timeout=100)
+    assert str(info.value) == ("CoinGecko /coins/ethereum/market_chart (coin ethereum): waiting 30.0 s more would "
+                               "pass the run time limit of 100 s (--run-timeout); run the same command again to resume")
+    assert clock.sleeps == [30.0, 30.0, 30.0]
+    assert api.chart_requests() == ["bitcoin"] and (tmp_path / "raw" / "bitcoin.json").exists()
+
+
+def test_run_timeout_cuts_a_request_short(api, tmp_path):
+    clock = FakeClock()
+    body = TrickleBody(clock)
+    api.queue("/coins/markets", httpx.Response(200, stream=body))
+    with _fake_time_client(clock) as client, pytest.raises(CoinGeckoError) as info:
+        fetch(1, "max", tmp_path, progress=False, client=client, run_timeout=3)
+    assert str(info.value) == ("CoinGecko /coins/markets (page 1): the run time limit of 3 s (--run-timeout) has "
+                               "passed; run the same command again to resume from the cache")
+    assert body.sent == 4 and len(api.requests) == 1  # not retried
 
 
 # ---- bodies that cannot be used -------------------------------------------------------------
