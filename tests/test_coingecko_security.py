@@ -1,10 +1,11 @@
 """CoinGecko security, offline: the API key is redacted from every file, log, message and output even
-when the server echoes it; hostile ids, names and symbols are refused or escaped."""
+when the server echoes it; hostile ids, names and symbols are refused or escaped; writes are atomic."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import httpx
@@ -196,3 +197,32 @@ def test_one_line():
     assert one_line("a\n\tb\x1b[0m  c") == "a b\\x1b[0m c"
     assert one_line("é" * 300, 10) == "ééééééé..."
     assert one_line(b"\x00\x01\x02") == "(3 bytes of binary data)"
+
+
+# ---- atomic writes --------------------------------------------------------------------------
+
+
+def test_a_crash_mid_write_leaves_no_partial_file(api, sleeps, tmp_path, monkeypatch):
+    with _client(sleeps) as client:
+        fetch(2, "max", tmp_path, progress=False, client=client)
+    raw = tmp_path / "raw"
+    before = {p.name: p.read_bytes() for p in raw.iterdir()}
+    (tmp_path / "fresh").mkdir()
+    calls = []
+
+    def killed(fd):  # the process dies after the bytes went out, before the rename
+        calls.append(fd)
+        if len(calls) == 2:  # 1: the markets snapshot, 2: the first market chart
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cg.os, "fsync", killed)
+    for out in (tmp_path, tmp_path / "fresh"):
+        calls.clear()
+        with _client(sleeps) as client, pytest.raises(KeyboardInterrupt):
+            fetch(2, "max", out, progress=False, client=client, refresh=True)
+        assert len(calls) == 2
+    assert {p.name: p.read_bytes() for p in raw.iterdir()} == before  # the old cache is intact
+    assert list((tmp_path / "fresh" / "raw").iterdir()) == []  # and no half-written new one
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert json.loads((tmp_path / MARKETS_NAME).read_text())["coins"]  # written whole before the crash
+    assert os.fsync is killed
