@@ -8,23 +8,20 @@ import datetime as dt
 import email.utils
 import json
 import logging
-import re
 import traceback
-from collections import defaultdict
 from pathlib import Path
 
 import httpx
 import numpy as np
 import polars as pl
 import pytest
-import respx
 from click.testing import CliRunner
 
+from backtest.cli.data import data_cmd
 from index_engine.data import MarketData
 from index_engine.data.coingecko import (
     CATEGORIES_NAME,
     PARQUET_NAME,
-    data_cmd,
     fetch,
     fetch_summary,
     parse_days,
@@ -38,86 +35,8 @@ from index_engine.data.coingecko_client import (
     CoinGeckoError,
     retry_after_seconds,
 )
-
-FIXTURES = Path(__file__).parent / "fixtures" / "coingecko"
-TOP5 = ["bitcoin", "ethereum", "tether", "usd-coin", "wrapped-bitcoin"]
-SECRET = "CG-t3stSecretKey-9f8e7d"
-
-
-def _load(name: str):
-    return json.loads((FIXTURES / name).read_text())
-
-
-class FakeCoinGecko:
-    """Serves /coins/markets (paginated by page/per_page, optionally by category) and market charts
-    from the fixtures; ``queue(path, ...)`` makes the next requests to ``path`` get other answers."""
-
-    def __init__(self) -> None:
-        self.markets = _load("markets.json")
-        self.categories = {"stablecoins": _load("category_stablecoins.json"),
-                           "wrapped-tokens": _load("category_wrapped-tokens.json")}
-        self.charts = {cid: _load(f"market_chart_{cid}.json") for cid in TOP5}
-        self.queued: dict[str, list] = defaultdict(list)
-        self.requests: list[httpx.Request] = []
-
-    def queue(self, path: str, *answers) -> None:
-        self.queued[path].extend(answers)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        path = request.url.path.removeprefix("/api/v3")
-        if self.queued[path]:
-            answer = self.queued[path].pop(0)
-            if isinstance(answer, Exception):
-                raise answer
-            return answer
-        if path == "/coins/markets":
-            params = request.url.params
-            page, per_page = int(params["page"]), int(params["per_page"])
-            items = self.categories[params["category"]] if "category" in params else self.markets
-            return httpx.Response(200, json=items[(page - 1) * per_page: page * per_page])
-        match = re.fullmatch(r"/coins/([^/]+)/market_chart", path)
-        if match and match[1] in self.charts:
-            return httpx.Response(200, json=self.charts[match[1]])
-        return httpx.Response(404, json={"error": "coin not found"})
-
-    def chart_requests(self) -> list[str]:
-        return [r.url.path.split("/")[-2] for r in self.requests if r.url.path.endswith("/market_chart")]
-
-
-class FractionRNG:
-    """``uniform(a, b)`` returns ``a + f * (b - a)``: makes the jitter deterministic."""
-
-    def __init__(self, f: float) -> None:
-        self.f = f
-
-    def uniform(self, a: float, b: float) -> float:
-        return a + self.f * (b - a)
-
-
-@pytest.fixture(autouse=True)
-def _no_real_keys(monkeypatch):
-    monkeypatch.delenv("COINGECKO_API_KEY", raising=False)
-    monkeypatch.delenv("COINGECKO_PRO_API_KEY", raising=False)
-
-
-@pytest.fixture()
-def api():
-    fake = FakeCoinGecko()
-    with respx.mock(assert_all_called=False) as router:  # unmatched hosts raise: no real network
-        router.route(host="api.coingecko.com").mock(side_effect=fake)
-        router.route(host="pro-api.coingecko.com").mock(side_effect=fake)
-        yield fake
-
-
-@pytest.fixture()
-def sleeps():
-    return []
-
-
-def _client(sleeps, f: float = 0.5, **kw) -> CoinGeckoClient:
-    return CoinGeckoClient(sleep=sleeps.append, rng=FractionRNG(f), min_interval=0, **kw)
-
+from tests._coingecko import SECRET, TOP5, _client, _no_real_keys, api, sleeps  # noqa: F401  (fixtures)
+from tests._coingecko import load as _load
 
 # ---- success ----------------------------------------------------------------------------------
 
@@ -497,5 +416,11 @@ def test_cli_errors(api, tmp_path):
     api.queue("/coins/markets", httpx.Response(403, json={"status": {"error_code": 10002, "error_message": "no"}}))
     failed = CliRunner().invoke(data_cmd, ["fetch", "--top", "2", "--out", str(tmp_path), "--no-progress",
                                            "--min-interval", "0"])
-    assert isinstance(failed.exception, CoinGeckoError) and "HTTP 403" in str(failed.exception)
+    # the command prints the CoinGeckoError itself (literally, one line) with the exit code of every
+    # IndexEngineError, instead of leaving it to the markup-rendering handler of the entry point
+    assert failed.exit_code == 2 and isinstance(failed.exception, SystemExit)
+    lines = failed.stdout.splitlines()
+    assert lines[-1] == ("error: CoinGecko /coins/markets (page 1): HTTP 403: no (error_code 10002); check the API "
+                         "key in $COINGECKO_API_KEY / $COINGECKO_PRO_API_KEY and that it matches "
+                         "https://api.coingecko.com/api/v3")
     assert data_cmd.name == "data" and "fetch" in data_cmd.commands

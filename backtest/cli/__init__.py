@@ -219,7 +219,7 @@ def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by,
 
 def _attach_subcommands() -> None:
     from backtest.report import report_cmd
-    from index_engine.data.coingecko import data_cmd
+    from backtest.cli.data import data_cmd
 
     main.add_command(data_cmd)
     main.add_command(report_cmd)

@@ -1,8 +1,10 @@
-"""Fetch CoinGecko market data into the project's long format: ``index-engine data fetch``.
+"""Fetch CoinGecko market data into the project's long format (the library behind ``index-engine data fetch``,
+whose click command lives in ``backtest.cli.data``; nothing here prints or imports click/rich).
 
 ``fetch(top, days, out_dir)``:
 
-1. ``/coins/markets`` pages (250 per page) until ``top`` coins by market cap;
+1. ``/coins/markets`` pages (250 per page) until ``top`` coins by market cap (a page that brings no
+   new coin ends the listing);
 2. per coin, ``/coins/{id}/market_chart`` (USD, daily) cached as ``out_dir/raw/<coin_id>.json``
    (atomic writes; a re-run skips coins whose cache file exists, validates and was fetched with
    the same ``days``);
@@ -10,8 +12,8 @@
 4. the long table ``coingecko_daily.parquet`` (date, asset_id, symbol, name, price_usd,
    market_cap_usd, volume_24h_usd), checked by loading it with ``MarketData.from_parquet``.
 
-HTTP, the API key, rate limiting and response schemas: ``index_engine.data.coingecko_client``.
-Documentation: ``docs/coingecko.md``.
+HTTP, the API key, rate limiting and deadlines: ``index_engine.data.coingecko_client``; schemas:
+``coingecko_schema``; redaction and the coin-id rules: ``coingecko_guard``. Documentation: ``docs/coingecko.md``.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import polars as pl
 
 from index_engine.data.coingecko_client import (
@@ -36,9 +38,13 @@ from index_engine.data.coingecko_client import (
     MarketCoin,
     validate,
 )
+from index_engine.data.coingecko_guard import coin_id_problem, escape_nonprintable, one_line, shown
 from index_engine.data.panel import MarketData
 
-__all__ = ["CoinGeckoClient", "CoinGeckoError", "FetchSummary", "data_cmd", "fetch", "fetch_summary"]
+__all__ = ["CoinGeckoClient", "CoinGeckoError", "FetchSummary", "Progress", "fetch", "fetch_summary"]
+
+#: ``progress(done, total, coin_id)``: before each coin (the one being processed) and once at the end ("").
+Progress = Callable[[int, int, str], None]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ CACHE_FORMAT = 1
 # CoinGecko category id -> project category; earlier entries win when a coin is in both lists.
 CATEGORY_SOURCES = {"stablecoins": "stablecoin", "wrapped-tokens": "wrapped"}
 MAX_CATEGORY_PAGES = 40
+DEFAULT_RUN_TIMEOUT = 7200.0  # seconds for a whole fetch (requests and waits); a re-run resumes from the cache
 _DAY_MS = 86_400_000
 COLUMNS = ("date", "asset_id", "symbol", "name", "price_usd", "market_cap_usd", "volume_24h_usd")
 _SERIES = (("prices", "price_usd"), ("market_caps", "market_cap_usd"), ("total_volumes", "volume_24h_usd"))
@@ -77,35 +84,42 @@ def parse_days(days: str | int) -> str:
     raise ValueError(f"days must be 'max' or a positive whole number, got {days!r}")
 
 
-def fetch(top: int, days: str | int, out_dir: str | Path, progress: bool = True, *,
-          client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False) -> Path:
+def fetch(top: int, days: str | int, out_dir: str | Path, progress: Progress | bool | None = True, *,
+          client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False,
+          run_timeout: float | None = DEFAULT_RUN_TIMEOUT) -> Path:
     """Fetch the top ``top`` coins' daily history into ``out_dir`` and return ``out_dir``.
 
+    ``progress``: a ``Progress`` callback, ``True`` to log progress (INFO), or ``False``/None.
+    ``run_timeout``: seconds for all requests and waits together (None: no limit).
     Raises ``CoinGeckoError`` (one line: endpoint, coin, status or field) on HTTP errors other than
-    429, exhausted retries, schema violations, or when the assembled table fails validation;
-    ``ValueError`` for a bad ``top`` or ``days``.
+    429, exhausted retries or time limits, schema violations, or when the assembled table fails
+    validation; ``ValueError`` for a bad ``top``, ``days`` or ``run_timeout``.
     """
-    return fetch_summary(top, days, out_dir, progress, client=client, per_page=per_page, refresh=refresh).out_dir
+    return fetch_summary(top, days, out_dir, progress, client=client, per_page=per_page, refresh=refresh,
+                         run_timeout=run_timeout).out_dir
 
 
-def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: bool = True, *,
-                  client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False) -> FetchSummary:
+def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: Progress | bool | None = True, *,
+                  client: CoinGeckoClient | None = None, per_page: int = 250, refresh: bool = False,
+                  run_timeout: float | None = DEFAULT_RUN_TIMEOUT) -> FetchSummary:
     """``fetch`` returning a ``FetchSummary`` (counts, paths and the loaded ``MarketData``)."""
     if int(top) < 1:
         raise ValueError(f"top must be >= 1, got {top}")
     days = parse_days(days)
+    report = _log_progress if progress is True else (progress or None)
     out = Path(out_dir)
     raw = out / RAW_DIR
     raw.mkdir(parents=True, exist_ok=True)
     own = client is None
     client = client or CoinGeckoClient()
     try:
-        coins = top_coins(client, int(top), per_page)
-        fetched_at = _now()
-        _write_atomic(out / MARKETS_NAME, json.dumps(
-            {"fetched_at": fetched_at, "vs_currency": "usd", "coins": [c.model_dump() for c in coins]}, indent=1))
-        categories = category_map(client, {c.id for c in coins}, per_page)
-        charts, downloaded = _market_charts(client, coins, days, raw, progress, refresh)
+        with client.time_limit(run_timeout):
+            coins = [_printable_text(c) for c in top_coins(client, int(top), per_page)]
+            fetched_at = _now()
+            _write_atomic(out / MARKETS_NAME, json.dumps(
+                {"fetched_at": fetched_at, "vs_currency": "usd", "coins": [c.model_dump() for c in coins]}, indent=1))
+            categories = category_map(client, {c.id for c in coins}, per_page)
+            charts, downloaded = _market_charts(client, coins, days, raw, report, refresh)
         requests = client.requests
     finally:
         if own:
@@ -113,11 +127,14 @@ def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: bool
     cats_path = out / CATEGORIES_NAME
     lines = ["asset_id,category"] + [f"{_csv(k)},{v}" for k, v in sorted(categories.items())]
     _write_atomic(cats_path, "\n".join(lines) + "\n")
-    frame = assemble(coins, charts)
     parquet = out / PARQUET_NAME
     tmp = parquet.with_name(f".{parquet.name}.{os.getpid()}.tmp")
     try:
-        frame.write_parquet(tmp)
+        try:
+            frame = assemble(coins, charts)
+            frame.write_parquet(tmp)
+        except pl.exceptions.PolarsError as exc:
+            raise CoinGeckoError(f"assembling {parquet} failed: {_first_part(str(exc))}") from None
         market = _load_checked(tmp, cats_path, parquet)  # an invalid table never replaces a good one
         os.replace(tmp, parquet)
     finally:
@@ -131,17 +148,24 @@ def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: bool
 
 
 def top_coins(client: CoinGeckoClient, top: int, per_page: int = 250) -> list[MarketCoin]:
-    """The first ``top`` distinct coins of ``/coins/markets`` by market cap (pages of ``per_page``)."""
+    """The first ``top`` distinct coins of ``/coins/markets`` by market cap (pages of ``per_page``).
+
+    Listing ends at a short page, or with a warning at a page that brings no coin not already seen
+    (a server repeating a page would otherwise be asked for the next page forever)."""
     coins: list[MarketCoin] = []
     seen: set[str] = set()
     page = 1
     while len(coins) < top:
         batch = client.markets(page, per_page)
-        for coin in batch:
-            if coin.id not in seen:  # ranks can shift between pages: skip repeats
-                seen.add(coin.id)
-                coins.append(coin)
+        new = [coin for coin in batch if coin.id not in seen]  # ranks can shift between pages: skip repeats
+        for coin in new:
+            seen.add(coin.id)
+            coins.append(coin)
         if len(batch) < per_page:
+            break
+        if not new:
+            log.warning("CoinGecko /coins/markets page %d repeats coins already listed (no new id): "
+                        "stopping the listing at %d coins", page, len(coins))
             break
         page += 1
     if not coins:
@@ -155,48 +179,69 @@ def category_map(client: CoinGeckoClient, coin_ids: set[str], per_page: int = 25
     """``{coin_id: category}`` for the coins in ``coin_ids`` that are in a ``CATEGORY_SOURCES`` list."""
     out: dict[str, str] = {}
     for cat_id, category in CATEGORY_SOURCES.items():
+        seen: set[str] = set()
         for page in range(1, MAX_CATEGORY_PAGES + 1):
-            batch = client.markets(page, per_page, category=cat_id)
-            for coin in batch:
-                if coin.id in coin_ids:
-                    out.setdefault(coin.id, category)
+            batch = client.category_ids(cat_id, page, per_page)
+            new = set(batch) - seen
+            seen |= new
+            for coin_id in new & coin_ids:
+                out.setdefault(coin_id, category)
             if len(batch) < per_page:
                 break
+            if not new:
+                log.warning("CoinGecko category %s page %d repeats coins already listed (no new id): "
+                            "stopping that list", cat_id, page)
+                break
+        else:
+            log.warning("CoinGecko category %s: stopped after %d pages", cat_id, MAX_CATEGORY_PAGES)
     return out
 
 
-def _market_charts(client: CoinGeckoClient, coins: list[MarketCoin], days: str, raw: Path, progress: bool,
-                   refresh: bool) -> tuple[dict[str, MarketChart], int]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+def cache_path(raw: Path, coin_id: str) -> Path:
+    """``raw/<coin_id>.json``; ``CoinGeckoError`` naming the id (escaped) if it is not a safe file name."""
+    problem = coin_id_problem(coin_id)
+    if problem:
+        raise CoinGeckoError(f"coin id {shown(coin_id)} cannot be a cache file name: it {problem}")
+    return raw / f"{coin_id}.json"
 
+
+def _market_charts(client: CoinGeckoClient, coins: list[MarketCoin], days: str, raw: Path,
+                   progress: Progress | None, refresh: bool) -> tuple[dict[str, MarketChart], int]:
     charts: dict[str, MarketChart] = {}
     downloaded = 0
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task("market_chart", total=len(coins))
-        for coin in coins:
-            path = raw / f"{coin.id}.json"
-            chart = None if refresh else _read_cache(path, coin.id, days)
-            if chart is None:
-                bar.update(task, description=f"market_chart {coin.id}")
-                data, chart = client.market_chart(coin.id, days)
-                envelope = {"format": CACHE_FORMAT, "coin_id": coin.id, "vs_currency": "usd", "days": days,
-                            "interval": "daily", "fetched_at": _now(), "response": data}
-                _write_atomic(path, json.dumps(envelope, separators=(",", ":")))
-                downloaded += 1
-            charts[coin.id] = chart
-            bar.advance(task)
-        bar.update(task, description="market_chart")
+    for done, coin in enumerate(coins):
+        if progress:
+            progress(done, len(coins), coin.id)
+        path = cache_path(raw, coin.id)
+        chart = None if refresh else _read_cache(path, coin.id, days, client)
+        if chart is None:
+            data, chart = client.market_chart(coin.id, days)
+            envelope = {"format": CACHE_FORMAT, "coin_id": coin.id, "vs_currency": "usd", "days": days,
+                        "interval": "daily", "fetched_at": _now(), "response": data}
+            _write_atomic(path, json.dumps(envelope, separators=(",", ":")))
+            downloaded += 1
+        charts[coin.id] = chart
+    if progress:
+        progress(len(coins), len(coins), "")
     return charts, downloaded
 
 
-def _read_cache(path: Path, coin_id: str, days: str) -> MarketChart | None:
-    """The cached chart if ``path`` exists, parses, matches the request and validates; else None."""
+def _log_progress(done: int, total: int, coin_id: str) -> None:
+    log.info("market_chart %d/%d %s", done, total, coin_id)
+
+
+def _read_cache(path: Path, coin_id: str, days: str, client: CoinGeckoClient) -> MarketChart | None:
+    """The cached chart if ``path`` exists, parses, matches the request and validates; else None.
+    A file holding the API key (written before responses were redacted) is fetched again."""
     if not path.exists():
         return None
     try:
-        env = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if client.leaks_key(text):
+            log.warning("re-fetching %s: cache file %s contains the API key; it is replaced by a redacted copy",
+                        coin_id, path)
+            return None
+        env = json.loads(text)
         if not isinstance(env, dict) or env.get("format") != CACHE_FORMAT or env.get("coin_id") != coin_id:
             raise ValueError("not a cache file of this coin")
         if env.get("days") != days or env.get("vs_currency") != "usd":
@@ -204,7 +249,7 @@ def _read_cache(path: Path, coin_id: str, days: str) -> MarketChart | None:
             return None
         return validate(MARKET_CHART, env.get("response"), f"cache {path.name}")
     except (ValueError, CoinGeckoError) as exc:  # json.JSONDecodeError is a ValueError
-        log.warning("re-fetching %s: cache file %s is invalid (%s)", coin_id, path, str(exc)[:200])
+        log.warning("re-fetching %s: cache file %s is invalid (%s)", coin_id, path, one_line(str(exc)))
         return None
 
 
@@ -232,7 +277,7 @@ def assemble(coins: list[MarketCoin], charts: dict[str, MarketChart]) -> pl.Data
             .select("asset_id", "date", column)
         )
         frames.append(frame)
-    empty = [c.id for c in coins if not charts[c.id].prices]
+    empty = [c.id for c in coins if not charts[c.id].prices]  # safe ids (checked by the schema)
     if empty:
         log.warning("no price history for %d coin(s): %s", len(empty), ", ".join(empty[:10]))
     long = frames[0]
@@ -257,10 +302,27 @@ def _load_checked(path: Path, categories: Path, final: Path) -> MarketData:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)  # kept in market.warnings
             market = MarketData.from_parquet(path, categories=categories)
-    except DataError as exc:
-        text = " | ".join(str(exc).replace(str(path), str(final)).splitlines())
+    except (DataError, pl.exceptions.PolarsError) as exc:
+        text = _first_part(str(exc).replace(str(path), str(final)))
         raise CoinGeckoError(f"assembled table {final} failed validation: {text}") from None
     return dataclasses.replace(market, source=str(final))
+
+
+def _first_part(message: str, limit: int = 300) -> str:
+    """A library message without the internals polars appends after a blank line, as one printable line."""
+    head = message.strip().split("\n\n")[0]
+    return one_line(" | ".join(line.strip() for line in head.splitlines() if line.strip()), limit)
+
+
+def _printable_text(coin: MarketCoin) -> MarketCoin:
+    """``coin`` with control characters (ANSI escapes, NUL, newlines…) in ``symbol`` / ``name`` escaped
+    as in repr, with a warning: such text must never reach a terminal or a report as is."""
+    fixed = {k: escape_nonprintable(getattr(coin, k)) for k in ("symbol", "name")}
+    changed = {k: v for k, v in fixed.items() if v != getattr(coin, k)}
+    for field, value in changed.items():
+        log.warning("coin %s: %s has control characters; stored with them escaped: %s", coin.id, field,
+                    one_line(value, 80))
+    return coin.model_copy(update=changed) if changed else coin
 
 
 # ---- small helpers ----------------------------------------------------------------------------
@@ -275,64 +337,14 @@ def _csv(text: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file."""
+    """Write via a temporary file in the same folder, flushed to disk, then renamed: a crash leaves
+    either the old file or the new one, never half a file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-# ---- command line -----------------------------------------------------------------------------
-
-
-class _EchoHandler(logging.Handler):
-    """Log records to the current stderr (looked up at emit time, so CliRunner capture works)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
-
-
-def _cli_logging() -> None:
-    for name in (__name__, "index_engine.data.coingecko_client"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
-            handler = _EchoHandler(level=logging.INFO)
-            logger.addHandler(handler)
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
-            logger.setLevel(logging.INFO)
-
-
-@click.group(name="data")
-def data_cmd() -> None:
-    """Fetch market data into the long format (see docs/coingecko.md)."""
-
-
-@data_cmd.command("fetch")
-@click.option("--top", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Number of coins by market cap.")
-@click.option("--days", default="max", show_default=True, help="History length: 'max' or a number of days.")
-@click.option("--out", type=click.Path(file_okay=False), default="data", show_default=True, help="Output folder.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-@click.option("--refresh", is_flag=True, help="Download every market chart again, ignoring the cache.")
-@click.option("--min-interval", type=click.FloatRange(min=0), default=None,
-              help="Seconds between requests (default by plan: pro 0.12, demo 2, keyless 6).")
-def fetch_cmd(top: int, days: str, out: str, no_progress: bool, refresh: bool, min_interval: float | None) -> None:
-    """Download the top coins' daily USD history from CoinGecko into OUT (resumable).
-
-    The API key is read from $COINGECKO_PRO_API_KEY (Pro API) or $COINGECKO_API_KEY (Demo key).
-    """
-    try:
-        days = parse_days(days)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--days") from None
-    _cli_logging()
-    with CoinGeckoClient(min_interval=min_interval) as client:
-        s = fetch_summary(top, days, Path(out), progress=not no_progress, client=client, refresh=refresh)
-    m = s.market
-    click.echo(f"wrote {s.parquet} and {s.categories}: {s.n_coins} coins ({s.downloaded} downloaded, "
-               f"{s.cached} from cache, {s.requests} requests), {m.n_dates} days "
-               f"{m.dates[0]} .. {m.dates[-1]}" if m.n_dates else f"wrote {s.parquet}")
-    for w in m.warnings:
-        click.echo(f"warning {w.kind}: {w.message}", err=True)
