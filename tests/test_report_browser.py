@@ -23,6 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHARTS = ("chart-perf", "chart-dd", "chart-treemap", "chart-weights", "chart-signal")
+VIEWPORTS = ((1366, 768), (390, 844))  # the laptop the layout is made for, and a phone
 SKIP_HOW = "CI installs both: `apt-get install -y chromium` and `pip install playwright` (never `playwright install`)"
 
 if not CHROMIUM.is_file():
@@ -228,6 +229,31 @@ def test_platform_fee_in_the_table_totals_costs_per_year_and_csv(report, run_dir
 @pytest.fixture(scope="module")
 def hostile_dir(run_dir, tmp_path_factory) -> Path:
     return make_hostile_run(run_dir, tmp_path_factory.mktemp("browser") / "hostile")
+
+
+@pytest.mark.parametrize("width, height", VIEWPORTS)
+@pytest.mark.parametrize("which", ["plain", "hostile"])
+def test_nothing_makes_the_page_wider_than_the_viewport(browser, run_dir, hostile_dir, which, width, height):
+    """Long names, warnings and hashes wrap or scroll inside their own box: at 1366 px and on a
+    390 px phone the page never scrolls sideways."""
+    path = (hostile_dir if which == "hostile" else run_dir) / "report.html"
+    loaded = Loaded(browser, path, width, height, is_mobile=width < 600)
+    try:
+        page = loaded.page
+        page.wait_for_timeout(200)  # let plotly's responsive resize settle
+        # HTML boxes that stick out of the viewport other than inside a scrolling box (SVG content is
+        # clipped by its own <svg>)
+        wide = page.evaluate("""() => Array.from(document.querySelectorAll("body *")).filter(e => {
+            const r = e.getBoundingClientRect();
+            return e instanceof HTMLElement && r.right > window.innerWidth + 0.5 && !e.closest(".scroll, .topbar .wrap, pre");
+        }).slice(0, 5).map(e => e.tagName + "#" + e.id + "." + e.className)""")
+        sizes = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert sizes[0] <= sizes[1], f"page is {sizes[0]} px wide in a {sizes[1]} px viewport; too wide: {wide}"
+        assert sizes[1] == width, f"the phone zoomed out to a {sizes[1]} px layout to fit the page; too wide: {wide}"
+        assert wide == []
+        assert loaded.errors == [] and loaded.blocked == []
+    finally:
+        loaded.page.close()
 
 
 def test_hostile_names_are_shown_literally_and_never_run(browser, hostile_dir):
