@@ -37,6 +37,12 @@ def rounded(values, sig: int = 7) -> list[float | None]:
     return [v if ok else None for v, ok in zip(out, finite.tolist())]
 
 
+def asset_symbols(holdings: pl.DataFrame, transactions: pl.DataFrame) -> pl.DataFrame:
+    """asset_id, symbol of every asset the holdings or the transactions name, sorted by id."""
+    return pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")]) \
+        .unique("asset_id", keep="first").sort("asset_id")
+
+
 def _iso(values) -> list[str]:
     return [str(d) for d in values]
 
@@ -145,8 +151,7 @@ def build_payload(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
     ``to_json``). ``bench_labels`` maps benchmark names to labels (default: ``benchmark_labels``)."""
     cfg = run_config(summary)
     dates = nav["date"]
-    assets = pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")]) \
-        .unique("asset_id", keep="first").sort("asset_id")
+    assets = asset_symbols(holdings, transactions)
     index = {a: i for i, a in enumerate(assets["asset_id"].to_list())}
     if bench_labels is None:
         bench_labels = benchmark_labels(summary, benchmarks, dict(assets.iter_rows()), cfg.selection.top_n)

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from backtest.formatting import num, plural
 from backtest.report import header, tables
 from backtest.report.describe import benchmark_labels, cost_model, run_config
-from backtest.report.payload import build_payload
+from backtest.report.payload import asset_symbols, build_payload
 from index_engine.errors import ConfigError, RunFolderError
 
 REQUIRED_COLUMNS = {
@@ -98,8 +98,7 @@ def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
     if benchmarks is not None and not benchmarks.height:
         benchmarks = None
     cfg = run_config(summary)
-    symbols = dict(pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")])
-                   .unique("asset_id", keep="first").iter_rows())
+    symbols = dict(asset_symbols(holdings, transactions).iter_rows())
     labels = benchmark_labels(summary, benchmarks, symbols, cfg.selection.top_n)
     payload = build_payload(summary, nav, holdings, transactions, benchmarks, labels)
     kinds = payload.hold.kind
