@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from backtest.formatting import money, pct
 from backtest.report import DUST_WEIGHT
 from backtest.report.render import visible
 from tests.test_report import make_run_dir
@@ -278,3 +279,11 @@ def test_hostile_names_are_shown_literally_and_never_run(browser, hostile_dir):
         assert page.locator("#tx-table tbody tr td:nth-child(2)").first.text_content() == HOSTILE[2]
     finally:
         loaded.page.close()
+
+
+def test_the_scripts_format_numbers_as_backtest_formatting(report):
+    """The holdings panel formats in the browser; it must print what the Python side prints."""
+    values = [0.1234, -0.00001, 39.1, -0.5, 0.0, None, 1e-9, 999_999.999, -1500.0, 12.34, 0.004, -0.004, 1.23e12, -2.5e7]
+    got = report.page.evaluate("""(vs) => vs.map(v => [REPORT.format.pct(v, 1), REPORT.format.spct(v, 1),
+                                                       REPORT.format.money(v)])""", values)
+    assert got == [[pct(v, 1), pct(v, 1, sign=True), money(v)] for v in values]

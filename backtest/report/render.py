@@ -59,6 +59,7 @@ def style_text(css: str) -> Markup:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
+    """The report's Jinja2 environment (templates from the package; built once)."""
     env = Environment(loader=PackageLoader("backtest.report", "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True),
                       undefined=StrictUndefined, finalize=visible, trim_blocks=True, lstrip_blocks=True,

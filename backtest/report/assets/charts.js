@@ -10,14 +10,19 @@
   var CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
 
   // Formatting as backtest/formatting.py: "–" for missing values, never a negative zero.
-  function fixed(v, d) { var s = v.toFixed(d); return /^-[0.]*$/.test(s) ? s.slice(1) : s; }
+  function fixed(v, d) {
+    var s = v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+    return /^-[0.,]*$/.test(s) ? s.slice(1) : s;
+  }
   function pct(v, d) { return v == null ? "–" : fixed(v * 100, d == null ? 1 : d) + "%"; }
   function spct(v, d) { return v == null ? "–" : (fixed(v * 100, d == null ? 1 : d).charAt(0) === "-" ? "" : "+") + pct(v, d); }
-  function money(v) {
+  function money(v) {  // compact: $40.11M; $999,999.999 is $1.00M
     if (v == null) return "–";
-    var a = Math.abs(v), u = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
-    for (var i = 0; i < u.length; i++) if (a >= u[i][0]) return (v < 0 ? "-$" : "$") + (a / u[i][0]).toFixed(2) + u[i][1];
-    return (v < 0 && a >= 0.005 ? "-$" : "$") + a.toFixed(2);
+    var a = Math.abs(v), u = [[1, ""], [1e3, "K"], [1e6, "M"], [1e9, "B"], [1e12, "T"]], k = 0;
+    while (k + 1 < u.length && a >= u[k + 1][0]) k++;
+    if (k + 1 < u.length && +(a / u[k][0]).toFixed(2) >= 1000) k++;
+    var s = (a / u[k][0]).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    return (v < 0 && s !== "0.00" ? "-$" : "$") + s + u[k][1];
   }
   function plural(n, one, many) { return n.toLocaleString("en-US") + " " + (n === 1 ? one : many); }
   // Text for innerHTML and for plotly labels (which read HTML tags and entities): escaped, and
@@ -258,6 +263,6 @@
     Promise.all(jobs).then(syncX).then(function () { document.body.setAttribute("data-charts", "ready"); },
       function (e) { document.body.setAttribute("data-charts", "error"); throw e; });
   }
-  window.REPORT = { drawTreemap: drawTreemap, retColor: retColor };
+  window.REPORT = { drawTreemap: drawTreemap, retColor: retColor, format: { pct: pct, spct: spct, money: money } };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run); else run();
 })();
