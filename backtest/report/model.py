@@ -8,11 +8,13 @@ numbers are rounded to a few significant digits. Money is USD, weights and retur
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Num = Optional[float]
+#: A number as rounded for the page: whole values stay ints ("2", not "2.0": the file is smaller).
+Real = Union[int, float]
+Num = Optional[Real]
 #: JSON text that may sit inside <script>…</script>: no "<", ">" or "&" survive unescaped, so no
 #: string can close the element or open a comment; JSON.parse reads the \u escapes back.
 _HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
@@ -53,8 +55,8 @@ class Holdings(_Model):
     kind: list[str] = Field(description="per trade date: initial investment, rebalance, regime exit, regime entry")
     start: list[int] = Field(description="row offsets, len(dates) + 1")
     a: list[int] = Field(description="asset, index into assets")
-    w: list[float] = Field(description="weight after the trades, fraction of NAV (6 significant digits)")
-    v: list[float] = Field(description="value, USD (7 significant digits)")
+    w: list[Real] = Field(description="weight after the trades, fraction of NAV (6 significant digits)")
+    v: list[Real] = Field(description="value, USD (7 significant digits)")
     r: list[Num] = Field(description="price change since the previous trade date; null for a new position")
 
     @model_validator(mode="after")
@@ -70,7 +72,7 @@ class Holdings(_Model):
 class WeightSeries(_Model):
     name: str = Field(description="symbol, 'others' or 'stable sleeve'")
     id: str = Field(description="asset_id, 'others', or the stable asset's id")
-    values: list[float] = Field(description="weight at each of Weights.dates (5 significant digits)")
+    values: list[Real] = Field(description="weight at each of Weights.dates (5 significant digits)")
 
 
 class Weights(_Model):
@@ -94,13 +96,13 @@ class Transactions(_Model):
     d: list[int] = Field(description="date, index into dates")
     a: list[int] = Field(description="asset, index into assets")
     s: list[Literal[0, 1]] = Field(description="side: 1 buy, 0 sell")
-    q: list[float] = Field(description="quantity, units (8 significant digits)")
-    p: list[float] = Field(description="price, USD (8 significant digits)")
-    n: list[float] = Field(description="notional, USD, to the cent")
-    f: list[float] = Field(description="exchange fee, USD (7 significant digits)")
-    pf: list[float] = Field(description="platform fee, USD (7 significant digits); 0 for runs before the column")
-    sl: list[float] = Field(description="slippage, USD (7 significant digits)")
-    g: list[float] = Field(description="gas, USD (7 significant digits)")
+    q: list[Real] = Field(description="quantity, units (8 significant digits)")
+    p: list[Real] = Field(description="price, USD (8 significant digits)")
+    n: list[Real] = Field(description="notional, USD, to the cent")
+    f: list[Real] = Field(description="exchange fee, USD (7 significant digits)")
+    pf: list[Real] = Field(description="platform fee, USD (7 significant digits); 0 for runs before the column")
+    sl: list[Real] = Field(description="slippage, USD (7 significant digits)")
+    g: list[Real] = Field(description="gas, USD (7 significant digits)")
     r: list[int] = Field(description="reason, index into reasons")
 
     @model_validator(mode="after")

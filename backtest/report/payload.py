@@ -23,8 +23,9 @@ from backtest.stats import regime_runs
 DUST_WEIGHT = 1e-9
 
 
-def rounded(values, sig: int = 7) -> list[float | None]:
-    """Floats rounded to ``sig`` significant digits (compact JSON); NaN/inf/None become None.
+def rounded(values, sig: int = 7) -> list[int | float | None]:
+    """Floats rounded to ``sig`` significant digits (compact JSON); whole values become ints and
+    NaN/inf/None become None.
 
     Vectorised: the decimal exponent of each value picks its rounding, as ``f"{v:.{sig}g}"`` would.
     """
@@ -34,7 +35,7 @@ def rounded(values, sig: int = 7) -> list[float | None]:
     safe = np.where(finite & (arr != 0), np.abs(arr), 1.0)
     scale = np.power(10.0, (sig - 1 - np.floor(np.log10(safe))))
     out = np.where(finite, np.round(arr * scale) / scale, np.nan).tolist()
-    return [v if ok else None for v, ok in zip(out, finite.tolist())]
+    return [(int(v) if v.is_integer() and abs(v) < 1e15 else v) if ok else None for v, ok in zip(out, finite.tolist())]
 
 
 def asset_symbols(holdings: pl.DataFrame, transactions: pl.DataFrame) -> pl.DataFrame:
