@@ -14,9 +14,10 @@ import polars as pl
 
 from backtest.engine import run_backtest
 from backtest.result import BacktestResult
-from index_engine.config import WEEKDAYS, IndexConfig
+from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import PlanError
+from index_engine.schedule import next_rebalance_date
 
 
 @dataclass(frozen=True)
@@ -58,17 +59,6 @@ class IndexState:
             "holdings": self.holdings.with_columns(pl.col(pl.Date).cast(pl.Utf8)).to_dicts(),
             "changes": self.changes.to_dicts(),
         }
-
-
-def next_rebalance_date(cfg: IndexConfig, after: dt.date) -> dt.date | None:
-    """The next scheduled rebalance day strictly after ``after`` (calendar rule, UTC days)."""
-    freq = cfg.rebalance.frequency
-    if freq == "weekly":
-        ahead = (WEEKDAYS.index(cfg.rebalance.weekday) - after.weekday()) % 7 or 7
-        return after + dt.timedelta(days=ahead)
-    if freq == "monthly":
-        return dt.date(after.year + (after.month == 12), after.month % 12 + 1, 1)
-    return None  # every observation: the next row of the data
 
 
 def _as_date(value) -> dt.date:

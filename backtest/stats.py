@@ -76,22 +76,40 @@ def drawdown_series(nav: np.ndarray) -> np.ndarray:
     return nav / np.maximum.accumulate(nav) - 1.0
 
 
+def calendar_returns(dates: np.ndarray, nav: np.ndarray, unit: str = "Y") -> dict[str, float]:
+    """Calendar-period (UTC) simple returns keyed by period: ``unit`` "Y" gives ``{"2021": 0.53}``,
+    "M" gives ``{"2021-03": -0.04}``.
+
+    Each period runs from the last nav of the previous period to its own last nav; the first period
+    is measured from the first nav (a partial period), the last one to the last nav. ``dates`` are
+    increasing. A NaN nav gives NaN for the periods it bounds.
+    """
+    if unit not in ("Y", "M"):
+        raise ValueError(f"unit must be 'Y' or 'M', got {unit!r}")
+    d = _as_days(dates)
+    nav = np.asarray(nav, dtype=np.float64)
+    if d.size == 0:
+        return {}
+    periods = d.astype(f"datetime64[{unit}]")
+    last = np.flatnonzero(np.r_[periods[1:] != periods[:-1], True])  # last row of each period
+    ends = nav[last]
+    bases = np.r_[nav[0], ends[:-1]]
+    return {str(p): float(r) for p, r in zip(periods[last], ends / bases - 1.0)}
+
+
 def yearly_returns(dates: np.ndarray, nav: np.ndarray) -> dict[str, float]:
     """Calendar-year (UTC) simple returns keyed by year, e.g. ``{"2021": 0.53}``.
 
     Each year runs from the last nav of the previous year to the last nav of the year; the first
     year is measured from the first nav (a partial year), the last year to the last nav.
     """
-    d = _as_days(dates)
-    nav = np.asarray(nav, dtype=np.float64)
-    years = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    out: dict[str, float] = {}
-    base = nav[0]
-    for y in np.unique(years):
-        last = nav[np.flatnonzero(years == y)[-1]]
-        out[str(int(y))] = float(last / base - 1.0)
-        base = last
-    return out
+    return calendar_returns(dates, nav, "Y")
+
+
+def monthly_returns(dates: np.ndarray, nav: np.ndarray) -> dict[str, float]:
+    """Calendar-month (UTC) simple returns keyed ``"YYYY-MM"``, chained like ``yearly_returns``:
+    the months of a year compound to that year's return."""
+    return calendar_returns(dates, nav, "M")
 
 
 def _max_drawdown(d: np.ndarray, nav: np.ndarray) -> dict[str, Any]:
@@ -228,3 +246,80 @@ def compute_stats(
         "n_trade_dates": int(traded.sum()),
     }
     return {k: out[k] for k in STATS_KEYS}
+
+
+# ------------------------------------------------------------------------------------ by regime
+def regime_threshold(sma: float, band: float, state: str) -> float | None:
+    """The signal level whose crossing switches the regime: ``sma × (1 − band)`` while ``state`` is
+    "bull" (the exit level), ``sma × (1 + band)`` while "bear" (the re-entry level). Same unit as
+    the signal (USD); None while the SMA is undefined."""
+    sma = _num(sma)
+    if sma is None:
+        return None
+    return sma * (1.0 - band) if state == "bull" else sma * (1.0 + band)
+
+
+def signal_distance(signal: float, threshold: float | None) -> float | None:
+    """``signal / threshold − 1`` (a fraction; > 0 above the threshold), None where undefined."""
+    signal, threshold = _num(signal), _num(threshold)
+    if signal is None or threshold is None or threshold <= 0:
+        return None
+    return signal / threshold - 1.0
+
+
+def regime_runs(regime) -> list[tuple[int, int]]:
+    """``[start, stop)`` row ranges of the runs of equal consecutive labels, in order."""
+    labels = np.asarray(regime)
+    if labels.size == 0:
+        return []
+    starts = np.r_[0, np.flatnonzero(labels[1:] != labels[:-1]) + 1]
+    stops = np.r_[starts[1:], labels.size]
+    return [(int(a), int(b)) for a, b in zip(starts, stops)]
+
+
+def regime_statistics(nav: np.ndarray, regime, periods_per_year: float,
+                      states: tuple[str, ...] = ("bull", "bear")) -> dict[str, dict[str, Any]]:
+    """Statistics of the period returns earned in each regime, keyed by state.
+
+    The return from t−1 to t counts in ``regime[t−1]``: it is earned by the portfolio set then.
+    Non-finite returns (e.g. a benchmark before its data starts) are left out. Per state:
+    ``periods`` (returns counted), ``total_return`` (compounded), ``annualised``
+    (``growth ** (periods_per_year / periods) − 1``: compounded over that regime's periods only),
+    ``volatility`` (annualised, ddof 1) and ``sharpe`` (risk-free 0); fractions, None where undefined.
+    """
+    nav = np.asarray(nav, dtype=np.float64)
+    labels = np.asarray(regime)[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_all = period_returns(nav) if nav.size > 1 else np.zeros(0)
+    out: dict[str, dict[str, Any]] = {}
+    for state in states:
+        r = r_all[labels == state]
+        r = r[np.isfinite(r)]
+        growth = float(np.prod(1.0 + r)) if r.size else None
+        std = float(r.std(ddof=1)) if r.size > 1 else None
+        out[state] = {
+            "periods": int(r.size),
+            "total_return": None if growth is None else growth - 1.0,
+            "annualised": _num(growth ** (periods_per_year / r.size) - 1.0) if growth and growth > 0 else None,
+            "volatility": None if std is None else (std * math.sqrt(periods_per_year) if std > ZERO_STD_TOL else 0.0),
+            "sharpe": float(r.mean()) / std * math.sqrt(periods_per_year) if std and std > ZERO_STD_TOL else None,
+        }
+    return out
+
+
+def regime_periods(dates: np.ndarray, regime, series: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Each run of equal ``regime``: ``regime``, ``first`` and ``last`` date (ISO), ``days``
+    (calendar days, inclusive) and ``returns`` {name: value at the next run's first date (the last
+    date for the final run) / value at the first date − 1}, so the runs chain into the whole return."""
+    d = _as_days(dates)
+    labels = np.asarray(regime)
+    out = []
+    for a, b in regime_runs(labels):
+        end = min(b, d.size - 1)  # the next run's first row; the last row for the final run
+        last = b - 1
+        out.append({
+            "regime": str(labels[a]), "first": _iso(d[a]), "last": _iso(d[last]),
+            "days": int((d[last] - d[a]).astype(np.int64)) + 1,
+            "returns": {name: _num(np.asarray(v, dtype=np.float64)[end] / v[a] - 1.0) for name, v in series.items()},
+        })
+    return out

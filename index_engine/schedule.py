@@ -8,9 +8,14 @@ data counts only when it is itself a scheduled day.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
 import numpy as np
+from pydantic import ValidationError
 
 from index_engine.config import WEEKDAYS, RebalanceConfig
+from index_engine.errors import ConfigError
 
 
 def _weekday(days: np.ndarray) -> np.ndarray:
@@ -35,3 +40,36 @@ def rebalance_mask(dates: np.ndarray, cfg: RebalanceConfig) -> np.ndarray:
         months = dates.astype("datetime64[M]")
         last_scheduled = months.astype("datetime64[D]").astype(np.int64)
     return last_scheduled > prev
+
+
+def next_rebalance_date(rebalance, after: dt.date) -> dt.date | None:
+    """The next scheduled rebalance day strictly after ``after`` (calendar rule, UTC days): the next
+    ``weekday`` for weekly, the 1st of the next month for monthly. None for ``every_observation``:
+    the next observation of the data, which the calendar does not know.
+
+    ``rebalance`` is a ``RebalanceConfig``, a config that has one (``IndexConfig``), or a mapping:
+    the ``rebalance`` section or a whole resolved config holding one (as in ``summary.json``).
+    The scheduled day trades at the first observation on or after it (see ``rebalance_mask``).
+    """
+    cfg = _rebalance_config(rebalance)
+    if cfg.frequency == "weekly":
+        ahead = (WEEKDAYS.index(cfg.weekday) - after.weekday()) % 7 or 7
+        return after + dt.timedelta(days=ahead)
+    if cfg.frequency == "monthly":
+        return dt.date(after.year + (after.month == 12), after.month % 12 + 1, 1)
+    return None
+
+
+def _rebalance_config(rebalance) -> RebalanceConfig:
+    if isinstance(rebalance, RebalanceConfig):
+        return rebalance
+    if isinstance(getattr(rebalance, "rebalance", None), RebalanceConfig):
+        return rebalance.rebalance
+    if isinstance(rebalance, Mapping):
+        section = rebalance.get("rebalance", rebalance)
+        try:
+            return RebalanceConfig.model_validate(section)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"rebalance: {problems}") from None
+    raise TypeError(f"expected a RebalanceConfig, an IndexConfig or a mapping, got {type(rebalance).__name__}")

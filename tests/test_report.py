@@ -1,9 +1,10 @@
 """report.html from a run folder: self-contained, every section present, data consistent with the
-Parquet outputs, re-rendered by ``index-engine report``. The browser checks are in
-tests/test_report_browser.py."""
+Parquet outputs, re-rendered by ``index-engine report``. The regressions of reported defects are in
+tests/test_report_regressions.py, the browser checks in tests/test_report_browser.py."""
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
 from datetime import date
@@ -15,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from backtest import run_backtest
+from backtest.formatting import pct
 from backtest.report import DUST_WEIGHT, render_report, render_run_dir, report_cmd
-from backtest.report_sections import _period_returns, next_rebalance, pct
-from backtest.stats import yearly_returns
+from backtest.stats import monthly_returns, yearly_returns
 from index_engine import IndexConfig, MarketData
 
 SECTIONS = ("overview", "performance", "holdings", "weights", "transactions", "statistics", "methodology")
@@ -27,7 +28,7 @@ BASE_CONFIG = {
     "description": "Top 20 of a small synthetic market",
     "selection": {"top_n": 20},
     "regime": {"window": 60},
-    "costs": {"fee_bps": 10, "slippage_bps": 5, "gas_usd": 1},
+    "costs": {"fee_bps": 10, "platform_fee_bps": 20, "slippage_bps": 5, "gas_usd": 1},
     "benchmarks": {"assets": ["bitcoin"], "no_regime": True, "equal_weight": True},
 }
 
@@ -46,6 +47,14 @@ def payload(html: str) -> dict:
     m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
     assert m, "no embedded data"
     return json.loads(m.group(1))
+
+
+def table(html: str, table_id: str) -> list[list[str]]:
+    """The text of every row (header rows too) of the table with ``table_id``, entities decoded."""
+    m = re.search(rf'<table[^>]*\bid="{table_id}"[^>]*>(.*?)</table>', html, re.S)
+    assert m, f"no table {table_id}"
+    return [[htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.S)]
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +80,17 @@ def test_report_is_self_contained(html):
 
 def test_every_section_and_chart_is_present(html, run_dir):
     for sec in SECTIONS:
-        assert f"<section id={sec}>" in html or f"<header id={sec}>" in html, sec
+        assert f'<section id="{sec}">' in html or f'<header id="{sec}">' in html, sec
     for chart in CHARTS:
-        assert f"id={chart}" in html, chart
-    for table in ("returns-table", "stats-table", "regime-stats", "regime-periods", "tx-table", "tx-years", "provenance"):
-        assert f"id={table}" in html, table
+        assert f'id="{chart}"' in html, chart
+    for table_id in ("returns-table", "stats-table", "regime-stats", "regime-periods", "tx-table", "tx-years", "provenance"):
+        assert f'id="{table_id}"' in html, table_id
     summary = json.loads((run_dir / "summary.json").read_text())
     for needle in (summary["config_sha256"], summary["data"]["sha256"], f"index-engine {summary['version']}",
                    summary["index"], "rebalances weekly (Mondays)"):
         assert needle in html, needle
     # the statistics table has net, gross and one column per benchmark
-    head = re.search(r'id=stats-table><thead><tr><th></th>(.*?)</tr>', html).group(1)
+    head = re.search(r'id="stats-table"><thead><tr><th></th>(.*?)</tr>', html, re.S).group(1)
     assert re.findall(r"<th>(.*?)</th>", head) == [
         "Index (net)", "Index level (gross)", "BTC buy &amp; hold",
         "Same index, no regime filter", "Equal-weight top 20"]
@@ -111,6 +120,8 @@ def test_payload_matches_the_outputs(html, run_dir):
     t = data["tx"]
     assert len(t["d"]) == tx.height
     np.testing.assert_allclose(np.sum(t["f"]), tx["fee"].sum(), rtol=1e-6)
+    np.testing.assert_allclose(np.sum(t["pf"]), tx["platform_fee"].sum(), rtol=1e-6)
+    np.testing.assert_allclose(np.sum(t["sl"]), tx["slippage"].sum(), rtol=1e-6)
     np.testing.assert_allclose(np.sum(t["g"]), tx["gas"].sum(), rtol=1e-6)
     np.testing.assert_allclose(t["n"], tx["notional"].to_numpy(), atol=0.006)
     assert [t["reasons"][r] for r in t["r"]] == tx["reason"].to_list()
@@ -162,15 +173,17 @@ def test_run_folder_without_benchmarks_or_gross_level(run_dir, tmp_path):
     old = tmp_path / "old"
     old.mkdir()
     pl.read_parquet(run_dir / "nav.parquet").drop("index_level").write_parquet(old / "nav.parquet")
-    for f in ("holdings.parquet", "transactions.parquet"):
-        (old / f).write_bytes((run_dir / f).read_bytes())
+    (old / "holdings.parquet").write_bytes((run_dir / "holdings.parquet").read_bytes())
+    # before platform fees existed, transactions had no platform_fee column: nothing was charged
+    pl.read_parquet(run_dir / "transactions.parquet").drop("platform_fee").write_parquet(old / "transactions.parquet")
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.pop("gross"), summary.pop("benchmarks")
     (old / "summary.json").write_text(json.dumps(summary))
     html = render_run_dir(old).read_text()
     data = payload(html)
     assert data["level"] is None and data["bench"] == []
-    assert "<th>Index level (gross)</th>" not in html and "id=chart-perf" in html
+    assert set(data["tx"]["pf"]) == {0.0} and len(data["tx"]["pf"]) == len(data["tx"]["d"])
+    assert "<th>Index level (gross)</th>" not in html and 'id="chart-perf"' in html
 
 
 def test_never_invested_run_renders(run_dir):
@@ -188,31 +201,23 @@ def test_stablecoin_sleeve_monthly_and_cap(tmp_path):
                                            "weighting.max_weight": 0.3, "benchmarks": {}}, days=300)
     html = (run / "report.html").read_text()
     data = payload(html)
-    assert data["stableId"] == "tether" and data["bench"] == []
+    assert data["stable_id"] == "tether" and data["bench"] == []
     assert data["weights"]["series"][-1]["id"] == "tether"
     assert "rebalances monthly (1st of the month)" in html
 
 
-def test_next_rebalance_follows_the_schedule():
-    weekly = {"rebalance": {"frequency": "weekly", "weekday": "monday"}}
-    assert next_rebalance(weekly, date(2024, 12, 29)) == date(2024, 12, 30)  # Sunday → Monday
-    assert next_rebalance(weekly, date(2024, 12, 30)) == date(2025, 1, 6)   # a Monday → the next one
-    assert next_rebalance({"rebalance": {"frequency": "weekly", "weekday": "friday"}}, date(2024, 12, 30)) == date(2025, 1, 3)
-    assert next_rebalance({"rebalance": {"frequency": "monthly"}}, date(2024, 12, 15)) == date(2025, 1, 1)
-    assert next_rebalance({"rebalance": {"frequency": "every_observation"}}, date(2024, 12, 15), 7) == date(2024, 12, 22)
-
-
-def test_yearly_returns_match_the_statistics(run_dir):
+def test_yearly_and_monthly_returns_are_those_of_the_statistics(html, run_dir):
+    """The monthly-returns table shows backtest.stats.monthly_returns / yearly_returns of the NAV."""
     nav = pl.read_parquet(run_dir / "nav.parquet")
-    mine = _period_returns(nav["date"], nav["nav"].to_numpy(), "y")
-    ref = yearly_returns(nav["date"].to_numpy(), nav["nav"].to_numpy())
-    assert mine.keys() == ref.keys()
-    for y in ref:
-        assert mine[y] == pytest.approx(ref[y], rel=1e-12)
-    monthly = _period_returns(nav["date"], nav["nav"].to_numpy(), "mo")
-    year = next(iter(ref))
-    assert np.prod([1 + v for k, v in monthly.items() if k.startswith(year)]) - 1 == pytest.approx(ref[year], rel=1e-9)
-
-
-def test_percent_format():
-    assert pct(0.1234) == "12.3%" and pct(-0.00001, 1, True) == "+0.0%" and pct(None) == "–" and pct(39.1, 1, True) == "+3,910.0%"
+    dates, v = nav["date"].to_numpy(), nav["nav"].to_numpy()
+    years, months = yearly_returns(dates, v), monthly_returns(dates, v)
+    level = yearly_returns(dates, nav["index_level"].to_numpy())
+    rows = table(html, "returns-table")
+    assert rows[0][1:14] == ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Year"]
+    assert [r[0] for r in rows[1:]] == list(years)
+    for row in rows[1:]:
+        y = row[0]
+        assert row[1:13] == [pct(months.get(f"{y}-{m:02d}")) for m in range(1, 13)]
+        assert row[13] == pct(years[y]) and row[14] == pct(level[y])
+    year = next(iter(years))
+    assert np.prod([1 + r for k, r in months.items() if k.startswith(year)]) - 1 == pytest.approx(years[year], rel=1e-9)

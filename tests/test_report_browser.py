@@ -14,13 +14,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from backtest.formatting import money, pct
 from backtest.report import DUST_WEIGHT
+from backtest.report.render import visible
 from tests.test_report import make_run_dir
+from tests.test_report_regressions import HOSTILE, make_hostile_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHARTS = ("chart-perf", "chart-dd", "chart-treemap", "chart-weights", "chart-signal")
+VIEWPORTS = ((1366, 768), (390, 844))  # the laptop the layout is made for, and a phone
 SKIP_HOW = "CI installs both: `apt-get install -y chromium` and `pip install playwright` (never `playwright install`)"
 
 if not CHROMIUM.is_file():
@@ -47,10 +51,10 @@ def browser():
 class Loaded:
     """The report open in a page, with what the page logged and what it tried to fetch."""
 
-    def __init__(self, browser, path: Path):
+    def __init__(self, browser, path: Path, width: int = 1366, height: int = 768, **context):
         self.errors: list[str] = []
         self.blocked: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1366, "height": 768})
+        self.page = browser.new_page(viewport={"width": width, "height": height}, **context)
         self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         self.page.route("**/*", self._route)
@@ -196,3 +200,90 @@ def test_report_of_a_run_without_benchmarks_loads_cleanly(browser, tmp_path):
     finally:
         loaded.page.close()
 
+
+
+def test_platform_fee_in_the_table_totals_costs_per_year_and_csv(report, run_dir, tmp_path):
+    page = report.page
+    tx = pl.read_parquet(run_dir / "transactions.parquet")
+    assert tx["platform_fee"].sum() > 0
+    heads = page.locator("#tx-table thead th").all_inner_texts()
+    assert [h.strip() for h in heads[6:10]] == ["fee", "platform fee", "slippage", "gas"]
+    first = page.locator("#tx-table tbody tr").first.locator("td").nth(7).inner_text()  # the first order by date
+    assert float(first.replace(",", "")) == pytest.approx(tx["platform_fee"][0], abs=0.006)
+    totals = page.inner_text("#tx-totals")
+    platform = float(totals.split("platform fee $")[1].split()[0].replace(",", ""))
+    assert platform == pytest.approx(tx["platform_fee"].sum(), abs=0.01)
+    total = float(totals.split("total costs $")[1].split()[0].replace(",", ""))
+    assert total == pytest.approx(tx.select(pl.sum_horizontal("fee", "platform_fee", "slippage", "gas")).to_series().sum(), abs=0.01)
+    years = page.locator("#tx-years tbody tr")
+    by_year = tx.group_by(pl.col("date").dt.year().alias("y")).agg(pl.col("platform_fee").sum()).sort("y")
+    for i, (year, fee) in enumerate(by_year.iter_rows()):
+        cells = years.nth(i).locator("th, td").all_inner_texts()
+        assert cells[0] == str(year) and float(cells[4].strip("$").replace(",", "")) == pytest.approx(fee, abs=0.01)
+    with page.expect_download() as dl:
+        page.click("#tx-csv")
+    csv = pl.read_csv(dl.value.path(), try_parse_dates=True)
+    assert csv.columns == tx.columns and csv.height == tx.height
+    assert csv["platform_fee"].sum() == pytest.approx(tx["platform_fee"].sum(), rel=1e-6)
+
+
+@pytest.fixture(scope="module")
+def hostile_dir(run_dir, tmp_path_factory) -> Path:
+    return make_hostile_run(run_dir, tmp_path_factory.mktemp("browser") / "hostile")
+
+
+@pytest.mark.parametrize("width, height", VIEWPORTS)
+@pytest.mark.parametrize("which", ["plain", "hostile"])
+def test_nothing_makes_the_page_wider_than_the_viewport(browser, run_dir, hostile_dir, which, width, height):
+    """Long names, warnings and hashes wrap or scroll inside their own box: at 1366 px and on a
+    390 px phone the page never scrolls sideways."""
+    path = (hostile_dir if which == "hostile" else run_dir) / "report.html"
+    loaded = Loaded(browser, path, width, height, is_mobile=width < 600)
+    try:
+        page = loaded.page
+        page.wait_for_timeout(200)  # let plotly's responsive resize settle
+        # HTML boxes that stick out of the viewport other than inside a scrolling box (SVG content is
+        # clipped by its own <svg>)
+        wide = page.evaluate("""() => Array.from(document.querySelectorAll("body *")).filter(e => {
+            const r = e.getBoundingClientRect();
+            return e instanceof HTMLElement && r.right > window.innerWidth + 0.5 && !e.closest(".scroll, .topbar .wrap, pre");
+        }).slice(0, 5).map(e => e.tagName + "#" + e.id + "." + e.className)""")
+        sizes = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert sizes[0] <= sizes[1], f"page is {sizes[0]} px wide in a {sizes[1]} px viewport; too wide: {wide}"
+        assert sizes[1] == width, f"the phone zoomed out to a {sizes[1]} px layout to fit the page; too wide: {wide}"
+        assert wide == []
+        assert loaded.errors == [] and loaded.blocked == []
+    finally:
+        loaded.page.close()
+
+
+def test_hostile_names_are_shown_literally_and_never_run(browser, hostile_dir):
+    loaded = Loaded(browser, hostile_dir / "report.html")
+    try:
+        page = loaded.page
+        assert loaded.errors == [] and loaded.blocked == []
+        assert page.evaluate("window.__pwned") is None
+        title = HOSTILE[0] + HOSTILE[4] + HOSTILE[5]
+        assert page.inner_text("h1") == visible(title)
+        data = page.evaluate("window.REPORT_DATA")
+        # the holdings table and the weights legend show the symbols as written (controls made visible)
+        h = data["hold"]
+        k = len(h["dates"]) - 1
+        syms = [data["assets"]["sym"][a] for a in h["a"][h["start"][k]:h["start"][k + 1]]]
+        shown = page.locator("#hold-table tbody tr td:nth-child(2)").all_text_contents()
+        assert shown == [visible(s) for s in syms]
+        legend = page.locator("#chart-weights .legend .legendtext").all_text_contents()
+        assert legend == [visible(s["name"]) for s in data["weights"]["series"]]
+        assert set(HOSTILE[:4]) <= set(legend)  # markup, rich tags and quotes, as written
+        page.fill("#tx-asset", HOSTILE[2])  # [bold]red[/bold]: an exact symbol selects its orders
+        assert page.locator("#tx-table tbody tr td:nth-child(2)").first.text_content() == HOSTILE[2]
+    finally:
+        loaded.page.close()
+
+
+def test_the_scripts_format_numbers_as_backtest_formatting(report):
+    """The holdings panel formats in the browser; it must print what the Python side prints."""
+    values = [0.1234, -0.00001, 39.1, -0.5, 0.0, None, 1e-9, 999_999.999, -1500.0, 12.34, 0.004, -0.004, 1.23e12, -2.5e7]
+    got = report.page.evaluate("""(vs) => vs.map(v => [REPORT.format.pct(v, 1), REPORT.format.spct(v, 1),
+                                                       REPORT.format.money(v)])""", values)
+    assert got == [[pct(v, 1), pct(v, 1, sign=True), money(v)] for v in values]

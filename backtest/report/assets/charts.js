@@ -9,16 +9,29 @@
   var COLORS = { net: "#1f4fd1", gross: "#7f9be6", bench: ["#e8830c", "#5b6474", "#8b5cf6", "#0e9f8f", "#d94f8a"] };
   var CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
 
-  function pct(v, d) { return v == null ? "–" : (v * 100).toFixed(d == null ? 1 : d) + "%"; }
-  function spct(v, d) { return v == null ? "–" : (v >= 0 ? "+" : "") + pct(v, d); }
-  function money(v) {
-    if (v == null) return "–";
-    var a = Math.abs(v), u = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
-    for (var i = 0; i < u.length; i++) if (a >= u[i][0]) return "$" + (v / u[i][0]).toFixed(2) + u[i][1];
-    return "$" + v.toFixed(2);
+  // Formatting as backtest/formatting.py: "–" for missing values, never a negative zero.
+  function fixed(v, d) {
+    var s = v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+    return /^-[0.,]*$/.test(s) ? s.slice(1) : s;
   }
-  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
-  function h(v) { return String(v).replace(/[&<>"]/g, function (c) { return ESC[c]; }); }
+  function pct(v, d) { return v == null ? "–" : fixed(v * 100, d == null ? 1 : d) + "%"; }
+  function spct(v, d) { return v == null ? "–" : (fixed(v * 100, d == null ? 1 : d).charAt(0) === "-" ? "" : "+") + pct(v, d); }
+  function money(v) {  // compact: $40.11M; $999,999.999 is $1.00M
+    if (v == null) return "–";
+    var a = Math.abs(v), u = [[1, ""], [1e3, "K"], [1e6, "M"], [1e9, "B"], [1e12, "T"]], k = 0;
+    while (k + 1 < u.length && a >= u[k + 1][0]) k++;
+    if (k + 1 < u.length && +(a / u[k][0]).toFixed(2) >= 1000) k++;
+    var s = (a / u[k][0]).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    return (v < 0 && s !== "0.00" ? "-$" : "$") + s + u[k][1];
+  }
+  function plural(n, one, many) { return n.toLocaleString("en-US") + " " + (n === 1 ? one : many); }
+  // Text for innerHTML and for plotly labels (which read HTML tags and entities): escaped, and
+  // control characters shown as their Unicode pictures (NUL → ␀), as the server-side templates do.
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
+  function h(v) {
+    return String(v).replace(/[&<>"']/g, function (c) { return ESC[c]; }).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g,
+      function (c) { var k = c.charCodeAt(0); return String.fromCharCode(k === 127 ? 0x2421 : 0x2400 + k); });
+  }
 
   function baseLayout(extra) {
     var l = {
@@ -69,10 +82,10 @@
 
   // ----------------------------------------------------------------------------- performance
   function series() {
-    var out = [{ name: "Index NAV (net)", values: R.nav, base: R.initialNav, color: COLORS.net, width: 2.2, usd: true }];
+    var out = [{ name: "Index NAV (net)", values: R.nav, base: R.initial_nav, color: COLORS.net, width: 2.2, usd: true }];
     if (R.level) out.push({ name: "Index level (gross)", values: R.level, base: 1000, color: COLORS.gross, width: 1.3, dash: "dot" });
     R.bench.forEach(function (b, i) {
-      out.push({ name: b.label + " (net)", values: b.nav, base: R.initialNav, color: COLORS.bench[i % COLORS.bench.length],
+      out.push({ name: h(b.label) + " (net)", values: b.nav, base: R.initial_nav, color: COLORS.bench[i % COLORS.bench.length],
                  width: 1.3, usd: true });
     });
     return out;
@@ -140,7 +153,7 @@
     }
     var sticks = logTicks([R.signal, R.sma], compact, 6);
     return Plotly.newPlot(el, [
-      { x: R.dates, y: R.signal, name: R.signalName, type: "scatter", mode: "lines", line: { color: "#172033", width: 1.4 },
+      { x: R.dates, y: R.signal, name: h(R.signal_name), type: "scatter", mode: "lines", line: { color: "#172033", width: 1.4 },
         hovertemplate: "%{y:$,.4s}" },
       { x: R.dates, y: R.sma, name: "moving average (" + R.window + " obs.)", type: "scatter", mode: "lines", line: { color: "#e8830c", width: 1.4 },
         hovertemplate: "%{y:$,.4s}" }
@@ -170,7 +183,7 @@
     var rows = [];
     for (var i = H.start[k]; i < H.start[k + 1]; i++) {
       rows.push({ id: R.assets.id[H.a[i]], sym: R.assets.sym[H.a[i]], w: H.w[i], v: H.v[i], r: H.r[i],
-                  stable: R.assets.id[H.a[i]] === R.stableId });
+                  stable: R.assets.id[H.a[i]] === R.stable_id });
     }
     return rows;
   }
@@ -182,9 +195,9 @@
     var sizes = [12];
     var ids = ["__all__"], labels = [""], parents = [""], values = [0], colors = ["#ffffff"], text = [""], cd = [["", "", ""]];
     rows.forEach(function (x) {
-      ids.push(x.id); labels.push(x.stable ? x.sym + " (stable)" : x.sym); parents.push("__all__"); values.push(x.w);
+      ids.push(x.id); labels.push(h(x.stable ? x.sym + " (stable)" : x.sym)); parents.push("__all__"); values.push(x.w);
       colors.push(x.stable ? "#6b8fc7" : retColor(x.r)); sizes.push(Math.max(10, Math.min(26, 9 + 60 * Math.sqrt(x.w)))); text.push(pct(x.w, x.w < 0.001 ? 3 : 1));
-      cd.push([x.id, money(x.v), x.stable ? "stable sleeve" : x.r == null ? "new position" : spct(x.r) + " since previous trade"]);
+      cd.push([h(x.id), money(x.v), x.stable ? "stable sleeve" : x.r == null ? "new position" : spct(x.r) + " since previous trade"]);
     });
     var trace = { type: "treemap", ids: ids, labels: labels, parents: parents, values: values, text: text, customdata: cd,
       branchvalues: "remainder", sort: true, pathbar: { visible: false }, tiling: { packing: "squarify", pad: 1 },
@@ -200,8 +213,8 @@
   function holdingsPanel(k, rows, total) {
     var stable = rows.filter(function (x) { return x.stable; }).reduce(function (s, x) { return s + x.w; }, 0);
     var n = rows.filter(function (x) { return !x.stable; }).length;
-    document.getElementById("hold-info").innerHTML = "<b>" + H.dates[k] + "</b> · " + H.kind[k] + " · " + n +
-      " risk assets · stable sleeve " + pct(stable) + " · portfolio " + money(total);
+    document.getElementById("hold-info").innerHTML = "<b>" + H.dates[k] + "</b> · " + h(H.kind[k]) + " · " +
+      plural(n, "risk asset", "risk assets") + " · stable sleeve " + pct(stable) + " · portfolio " + money(total);
     document.getElementById("hold-table").tBodies[0].innerHTML = rows.map(function (x, i) {
       return "<tr><td>" + (i + 1) + '</td><td title="' + h(x.id) + '">' + h(x.sym) + "</td><td>" + pct(x.w, 2) + "</td><td>" +
         money(x.v) + "</td><td>" + (x.stable ? "" : x.r == null ? "new" : spct(x.r)) + "</td></tr>";
@@ -233,12 +246,15 @@
     var n = W.series.length;
     var traces = W.series.map(function (s, i) {
       var color = i === n - 1 ? "#6b8fc7" : i === n - 2 ? "#c4cad4" : PALETTE[i % PALETTE.length];
-      return { x: W.dates, y: s.values, name: s.name, stackgroup: "w", type: "scatter", mode: "lines",
+      return { x: W.dates, y: s.values, name: h(s.name), stackgroup: "w", type: "scatter", mode: "lines",
                line: { shape: "hv", width: 0.4, color: color }, fillcolor: color, hovertemplate: "%{y:.1%}" };
     });
+    var narrow = document.getElementById("chart-weights").clientWidth < 700;  // a phone: the legend goes below
     return Plotly.newPlot("chart-weights", traces, baseLayout({
       shapes: [], yaxis: { tickformat: ".0%", range: [0, 1], gridcolor: "#eef1f5", linecolor: "#cfd6e2" },
-      legend: { orientation: "v", x: 1.01, y: 1, traceorder: "normal" }, margin: { l: 56, r: 150, t: 8, b: 36 }
+      legend: narrow ? { orientation: "h", x: 0, y: -0.12, yanchor: "top", traceorder: "normal" }
+                     : { orientation: "v", x: 1.01, y: 1, traceorder: "normal" },
+      margin: { l: 56, r: narrow ? 12 : 150, t: 8, b: 36 }
     }), CONFIG);
   }
 
@@ -247,6 +263,6 @@
     Promise.all(jobs).then(syncX).then(function () { document.body.setAttribute("data-charts", "ready"); },
       function (e) { document.body.setAttribute("data-charts", "error"); throw e; });
   }
-  window.REPORT = { drawTreemap: drawTreemap, retColor: retColor };
+  window.REPORT = { drawTreemap: drawTreemap, retColor: retColor, format: { pct: pct, spct: spct, money: money } };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", run); else run();
 })();

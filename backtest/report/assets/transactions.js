@@ -4,13 +4,22 @@
   var R = window.REPORT_DATA || JSON.parse(document.getElementById("report-data").textContent);
   var T = R.tx, A = R.assets, N = T.d.length;
   var $ = function (id) { return document.getElementById(id); };
-  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
-  function h(v) { return String(v).replace(/[&<>"]/g, function (c) { return ESC[c]; }); }
+  // escaped for innerHTML; control characters shown as their Unicode pictures (as charts.js)
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
+  function h(v) {
+    return String(v).replace(/[&<>"']/g, function (c) { return ESC[c]; }).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g,
+      function (c) { var k = c.charCodeAt(0); return String.fromCharCode(k === 127 ? 0x2421 : 0x2400 + k); });
+  }
+  // every cost column of transactions.parquet: payload key, label
+  var COSTS = [["f", "fee"], ["pf", "platform fee"], ["sl", "slippage"], ["g", "gas"]];
   var state = { key: "d", dir: 1, page: 0, size: 50, rows: null, order: null };
 
   function fmt(v, d) {
-    return v == null ? "–" : v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+    if (v == null) return "–";
+    var s = v.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
+    return /^-[0.,]*$/.test(s) ? s.slice(1) : s;  // never a negative zero
   }
+  function plural(n, one, many) { return n.toLocaleString("en-US") + " " + (n === 1 ? one : many); }
   function cost(v) { return v == null ? "–" : v !== 0 && Math.abs(v) < 0.01 ? v.toPrecision(2) : fmt(v, 2); }
   function sig(v) {
     if (v == null) return "–";
@@ -74,31 +83,37 @@
     page();
   }
 
+  // count, notional and each cost column summed over rows, and their total
   function sums(rows) {
-    var s = { n: rows.length, notional: 0, fee: 0, slip: 0, gas: 0 };
-    rows.forEach(function (i) { s.notional += T.n[i]; s.fee += T.f[i]; s.slip += T.sl[i]; s.gas += T.g[i]; });
+    var s = { n: 0, notional: 0, total: 0 };
+    COSTS.forEach(function (c) { s[c[0]] = 0; });
+    rows.forEach(function (i) { add(s, i); });
     return s;
   }
+  function add(s, i) {
+    s.n++; s.notional += T.n[i];
+    COSTS.forEach(function (c) { s[c[0]] += T[c[0]][i]; s.total += T[c[0]][i]; });
+  }
   function totals() {
-    var s = sums(state.rows), tot = s.fee + s.slip + s.gas;
+    var s = sums(state.rows);
     $("tx-totals").innerHTML =
-      '<span><b id="tx-count">' + s.n.toLocaleString("en-US") + "</b> of " + N.toLocaleString("en-US") + " orders</span>" +
-      "<span>notional <b>$" + fmt(s.notional, 0) + "</b></span><span>fee <b>$" + fmt(s.fee, 2) + "</b></span>" +
-      "<span>slippage <b>$" + fmt(s.slip, 2) + "</b></span><span>gas <b>$" + fmt(s.gas, 2) + "</b></span>" +
-      "<span>total costs <b>$" + fmt(tot, 2) + "</b>" + (s.notional ? " (" + fmt(tot / s.notional * 1e4, 2) + " bp of notional)" : "") + "</span>";
+      '<span><b id="tx-count">' + s.n.toLocaleString("en-US") + "</b> of " + plural(N, "order", "orders") + "</span>" +
+      "<span>notional <b>$" + fmt(s.notional, 0) + "</b></span>" +
+      COSTS.map(function (c) { return "<span>" + c[1] + " <b>$" + fmt(s[c[0]], 2) + "</b></span>"; }).join("") +
+      "<span>total costs <b>$" + fmt(s.total, 2) + "</b>" +
+      (s.notional ? " (" + fmt(s.total / s.notional * 1e4, 2) + " bp of notional)" : "") + "</span>";
   }
   function years() {
     var by = {};
     state.rows.forEach(function (i) {
-      var y = T.dates[T.d[i]].slice(0, 4), s = by[y] || (by[y] = { n: 0, notional: 0, fee: 0, slip: 0, gas: 0 });
-      s.n++; s.notional += T.n[i]; s.fee += T.f[i]; s.slip += T.sl[i]; s.gas += T.g[i];
+      var y = T.dates[T.d[i]].slice(0, 4);
+      add(by[y] || (by[y] = sums([])), i);
     });
     var keys = Object.keys(by).sort(), all = sums(state.rows);
     var row = function (label, s, tag) {
-      var tot = s.fee + s.slip + s.gas;
       return "<tr><" + tag + ">" + label + "</" + tag + "><td>" + s.n.toLocaleString("en-US") + "</td><td>$" + fmt(s.notional, 0) +
-        "</td><td>$" + fmt(s.fee, 2) + "</td><td>$" + fmt(s.slip, 2) + "</td><td>$" + fmt(s.gas, 2) + "</td><td><b>$" +
-        fmt(tot, 2) + "</b></td><td>" + (s.notional ? fmt(tot / s.notional * 1e4, 2) : "–") + "</td></tr>";
+        "</td>" + COSTS.map(function (c) { return "<td>$" + fmt(s[c[0]], 2) + "</td>"; }).join("") + "<td><b>$" +
+        fmt(s.total, 2) + "</b></td><td>" + (s.notional ? fmt(s.total / s.notional * 1e4, 2) : "–") + "</td></tr>";
     };
     $("tx-years").tBodies[0].innerHTML = keys.map(function (y) { return row(y, by[y], "th"); }).join("") +
       (keys.length > 1 ? row("all", all, "th") : "");
@@ -111,20 +126,23 @@
       var i = rows[k], side = T.s[i] ? "buy" : "sell";
       html.push('<tr><td class="l">' + T.dates[T.d[i]] + '</td><td class="l" title="' + h(A.id[T.a[i]]) + '">' + h(A.sym[T.a[i]]) +
         '</td><td class="l ' + side + '">' + side + "</td><td>" + sig(T.q[i]) + "</td><td>" + sig(T.p[i]) + "</td><td>" +
-        fmt(T.n[i], 2) + "</td><td>" + cost(T.f[i]) + "</td><td>" + cost(T.sl[i]) + "</td><td>" + cost(T.g[i]) +
-        '</td><td class="l">' + h(T.reasons[T.r[i]].replace("_", " ")) + "</td></tr>");
+        fmt(T.n[i], 2) + "</td>" + COSTS.map(function (c) { return "<td>" + cost(T[c[0]][i]) + "</td>"; }).join("") +
+        '<td class="l">' + h(T.reasons[T.r[i]].replace(/_/g, " ")) + "</td></tr>");
     }
     $("tx-table").tBodies[0].innerHTML = html.join("") ||
-      '<tr><td colspan="10" class="l muted">No transaction matches the filters.</td></tr>';
+      '<tr><td colspan="11" class="l muted">No transaction matches the filters.</td></tr>';
     $("tx-page").textContent = rows.length ? (a + 1).toLocaleString("en-US") + "–" + b.toLocaleString("en-US") + " of " +
       rows.length.toLocaleString("en-US") : "0 rows";
   }
 
   function csv() {
-    var head = "date,asset_id,symbol,side,quantity,price,notional,fee,slippage,gas,reason\n";
+    // the columns of transactions.parquet, in its order
+    var head = "date,asset_id,symbol,side,quantity,price,notional,fee,slippage,gas,reason,platform_fee\n";
     var body = state.rows.map(function (i) {
       return [T.dates[T.d[i]], A.id[T.a[i]], A.sym[T.a[i]], T.s[i] ? "buy" : "sell", T.q[i], T.p[i], T.n[i], T.f[i],
-              T.sl[i], T.g[i], T.reasons[T.r[i]]].map(function (v) { return /[",\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : v; }).join(",");
+              T.sl[i], T.g[i], T.reasons[T.r[i]], T.pf[i]].map(function (v) {
+        return /[",\r\n]/.test(String(v)) ? '"' + String(v).replace(/"/g, '""') + '"' : v;
+      }).join(",");
     }).join("\n");
     var a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([head + body + "\n"], { type: "text/csv" }));
@@ -139,7 +157,7 @@
     var syms = {};
     T.a.forEach(function (a) { syms[A.sym[a]] = true; });
     $("tx-assets").innerHTML = Object.keys(syms).sort().map(function (s) { return '<option value="' + h(s) + '">'; }).join("");
-    $("tx-reason").innerHTML += T.reasons.map(function (r) { return '<option value="' + h(r) + '">' + h(r.replace("_", " ")) + "</option>"; }).join("");
+    $("tx-reason").innerHTML += T.reasons.map(function (r) { return '<option value="' + h(r) + '">' + h(r.replace(/_/g, " ")) + "</option>"; }).join("");
     ["tx-from", "tx-to", "tx-asset", "tx-reason", "tx-side"].forEach(function (id) {
       $(id).addEventListener("input", apply); $(id).addEventListener("change", apply);
     });

@@ -1,0 +1,166 @@
+"""Render ``report.html`` from a run's frames with the package's Jinja2 templates, or from a run folder.
+
+The environment autoescapes every value (``select_autoescape``, on for strings too) and fails on
+an undefined name (``StrictUndefined``). Only the package's own CSS/JS, plotly.js and the payload
+JSON enter the page unescaped, each through a filter that makes it safe inside its element.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import click
+import polars as pl
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from backtest.formatting import num, plural
+from backtest.report import header, tables
+from backtest.report.describe import benchmark_labels, cost_model, run_config
+from backtest.report.payload import asset_symbols, build_payload
+from index_engine.errors import ConfigError, RunFolderError
+
+REQUIRED_COLUMNS = {
+    "nav.parquet": ("date", "nav", "regime", "n_holdings"),
+    "holdings.parquet": ("date", "asset_id", "symbol", "weight", "value", "price"),
+    "transactions.parquet": ("date", "asset_id", "symbol", "side", "quantity", "price", "notional", "fee",
+                             "slippage", "gas", "reason"),
+    "benchmarks.parquet": ("date", "benchmark", "nav", "index_level"),
+}
+NAV_LINKS = (("overview", "Overview"), ("performance", "Performance"), ("holdings", "Holdings"),
+             ("weights", "Weights"), ("transactions", "Transactions"), ("statistics", "Statistics"),
+             ("methodology", "Methodology"))
+#: C0 controls (but tab, newline, carriage return) and DEL, shown as their Unicode control pictures
+#: (NUL → ␀, ESC → ␛): an HTML parser would drop or hide them.
+_CONTROLS = {c: 0x2400 + c for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))} | {0x7F: 0x2421}
+_SCRIPT_END = re.compile(r"</(script)", re.I)
+
+
+def visible(value):
+    """Every ``{{ value }}`` passes here before escaping: control characters become visible."""
+    return value.translate(_CONTROLS) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+
+def script_text(js: str) -> Markup:
+    """Our own JS, safe inside ``<script>``: a ``</script`` in a string literal cannot end it."""
+    return Markup(_SCRIPT_END.sub(r"<\\/\1", js))
+
+
+def style_text(css: str) -> Markup:
+    """Our own CSS, safe inside ``<style>``."""
+    if "</" in css:
+        raise ValueError("report.css must not contain '</'")
+    return Markup(css)
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    """The report's Jinja2 environment (templates from the package; built once)."""
+    env = Environment(loader=PackageLoader("backtest.report", "templates"),
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True),
+                      undefined=StrictUndefined, finalize=visible, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["script_text"] = script_text
+    env.filters["style_text"] = style_text
+    return env
+
+
+def _asset(name: str) -> str:
+    return (resources.files("backtest.report") / "assets" / name).read_text(encoding="utf-8")
+
+
+def _plotly_js() -> str:
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError as exc:  # pragma: no cover - plotly is a runtime dependency
+        raise RuntimeError("report.html needs the 'plotly' package (pip install plotly)") from exc
+    return get_plotlyjs()
+
+
+def check_columns(name: str, frame: pl.DataFrame) -> None:
+    """RunFolderError naming ``name`` (e.g. "nav.parquet") and the columns it lacks."""
+    missing = [c for c in REQUIRED_COLUMNS[name] if c not in frame.columns]
+    if missing:
+        raise RunFolderError(f"{name}: missing column(s) {', '.join(missing)}; expected the outputs of "
+                             "'index-engine run' (docs/outputs.md)")
+
+
+def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, transactions: pl.DataFrame,
+                  benchmarks: pl.DataFrame | None = None) -> str:
+    """The whole self-contained ``report.html`` of a run, as a string (same inputs, same bytes)."""
+    for name, frame in (("nav.parquet", nav), ("holdings.parquet", holdings),
+                        ("transactions.parquet", transactions), ("benchmarks.parquet", benchmarks)):
+        if frame is not None:
+            check_columns(name, frame)
+    if benchmarks is not None and not benchmarks.height:
+        benchmarks = None
+    cfg = run_config(summary)
+    symbols = dict(asset_symbols(holdings, transactions).iter_rows())
+    labels = benchmark_labels(summary, benchmarks, symbols, cfg.selection.top_n)
+    payload = build_payload(summary, nav, holdings, transactions, benchmarks, labels)
+    kinds = payload.hold.kind
+    lines = tables.series(nav, benchmarks, labels)
+    st = summary.get("statistics") or {}
+    context = {
+        "nav_links": NAV_LINKS,
+        "head": header.header(summary, cfg, nav, holdings, kinds[-1] if kinds else None),
+        "returns": tables.returns_table(nav, lines[1:]),
+        "stats": tables.stats_table(summary, labels),
+        "regime": tables.regime_tables(nav, lines, st.get("periods_per_year")),
+        "ppy": num(st.get("periods_per_year"), 2),
+        "switches": plural(len(summary.get("regime_switches") or []), "regime switch"),
+        "costs": cost_model(cfg.costs),
+        "stable_id": cfg.stable.asset,
+        "methodology": tables.methodology(summary),
+        "footer": {"version": str(summary.get("version", "")), "config": str(summary.get("config_sha256", ""))[:12],
+                   "data": str((summary.get("data") or {}).get("sha256", ""))[:12]},
+        "css": _asset("report.css"),
+        "payload_json": Markup(payload.to_json()),
+        "scripts": [_plotly_js(), _asset("charts.js"), _asset("transactions.js")],
+    }
+    return environment().get_template("page.html.j2").render(context)
+
+
+def render_run_dir(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Read the files of a finished run and (re)write its report (``RUN_DIR/report.html`` by
+    default); returns the path written. FileNotFoundError when a file is missing, RunFolderError
+    when one is damaged (names the file and the column or key)."""
+    run = Path(run_dir)
+    missing = [f for f in ("summary.json", "nav.parquet", "holdings.parquet", "transactions.parquet")
+               if not (run / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{run}: not a finished run folder (missing {', '.join(missing)})")
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{run / 'summary.json'}: not valid JSON ({exc})") from None
+    if not isinstance(summary, dict):
+        raise RunFolderError(f"{run / 'summary.json'}: expected a JSON object")
+    bench = pl.read_parquet(run / "benchmarks.parquet") if (run / "benchmarks.parquet").is_file() else None
+    try:
+        html = render_report(summary, pl.read_parquet(run / "nav.parquet"), pl.read_parquet(run / "holdings.parquet"),
+                             pl.read_parquet(run / "transactions.parquet"), bench)
+    except (RunFolderError, ConfigError) as exc:  # their messages start with the file's name
+        raise type(exc)(f"{run}/{exc}") from None
+    path = Path(out) if out else run / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write here instead of RUN_DIR/report.html.")
+def report_cmd(run_dir: str, out: str | None) -> None:
+    """Re-render RUN_DIR/report.html from the outputs of a finished run."""
+    try:
+        path = render_run_dir(run_dir, out)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+report_command = report_cmd
