@@ -1,10 +1,10 @@
-"""Run folders (backtest.io): atomic replacement, manifest, verified reading, the contract columns,
-output-folder checks and report targets. The CLI and multi-process checks: test_run_folders_cli.py."""
+"""Run folders (backtest.io): the contract columns, the manifest, atomic replacement, verified
+reading, output-folder checks and the lock. Report targets and sweep folders:
+test_io_reports.py; commands and processes: test_run_folders_cli.py."""
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -13,54 +13,23 @@ import threading
 import polars as pl
 import pytest
 
-from backtest import atomic, run_backtest
-from backtest.io import (
-    EMPTY_ALLOWED, RUN_COLUMNS, check_output_dir, check_report_target, output_lock, read_run, read_sweep,
-    write_report, write_run,
-)
-from backtest.report import render_report
+from backtest import atomic
+from backtest.io import EMPTY_ALLOWED, RUN_COLUMNS, check_output_dir, output_lock, read_run, write_run
 from backtest.result import OUTPUT_FILES
 from backtest.sweep import write_sweep
-from index_engine import IndexConfig, MarketData
 from index_engine.errors import RunFolderError
-
-CONFIG = {"selection": {"top_n": 5}, "regime": {"window": 20}, "benchmarks": {"no_regime": True},
-          "costs": {"min_order_usd": 5000}}
+from tests._runs import DAMAGE, damage, one_line_error, sha, small_run, sweep_row
 
 
 @pytest.fixture(scope="module")
-def market():
-    return MarketData.synthetic(seed=1, n_assets=30, days=200)
+def result():
+    return small_run(5)
 
 
 @pytest.fixture(scope="module")
-def result(market):
-    return run_backtest(IndexConfig.from_dict(CONFIG), market)
-
-
-@pytest.fixture(scope="module")
-def other(market):
+def other():
     """A second, different run (for 'which run is in the folder' checks)."""
-    return run_backtest(IndexConfig.from_dict({**CONFIG, "selection": {"top_n": 8}}), market)
-
-
-def sha(path) -> str:
-    return hashlib.sha256(open(path, "rb").read()).hexdigest()
-
-
-def refresh_manifest(folder) -> None:
-    """Re-list every file in the manifest, as a tool that wrote a damaged file would have."""
-    m = json.loads((folder / "manifest.json").read_text())
-    m["files"] = [{"name": n, "size": (folder / n).stat().st_size, "sha256": sha(folder / n)}
-                  for n in sorted(os.listdir(folder)) if n != "manifest.json"]
-    (folder / "manifest.json").write_text(json.dumps(m))
-
-
-def one_line_error(excinfo, folder, file=None) -> str:
-    msg = str(excinfo.value)
-    assert "\n" not in msg and str(folder) in msg and (file is None or file in msg), msg
-    assert "Traceback" not in msg and "polars" not in msg.lower() and msg.isprintable(), msg
-    return msg
+    return small_run(8)
 
 
 # -------------------------------------------------------------------------------- contract
@@ -182,65 +151,10 @@ def test_leftovers_of_a_killed_writer_are_removed_by_the_next(result, tmp_path):
 
 
 # ------------------------------------------------------------------------------- damage
-def _damage(folder, how):
-    nav = folder / "nav.parquet"
-    if how == "truncated parquet":
-        nav.write_bytes(nav.read_bytes()[:200])
-    elif how == "truncated parquet, manifest rewritten":
-        nav.write_bytes(nav.read_bytes()[:200]), refresh_manifest(folder)
-    elif how == "bad JSON":
-        (folder / "summary.json").write_text('{"index": ')
-        refresh_manifest(folder)
-    elif how == "file missing":
-        (folder / "holdings.parquet").unlink()
-    elif how == "column missing":
-        pl.read_parquet(nav).drop("index_level").write_parquet(nav), refresh_manifest(folder)
-    elif how == "wrong dtype":
-        pl.read_parquet(nav).with_columns(pl.col("nav").cast(pl.String)).write_parquet(nav), refresh_manifest(folder)
-    elif how == "no rows":
-        pl.read_parquet(nav).clear().write_parquet(nav), refresh_manifest(folder)
-    elif how == "size mismatch":
-        with open(folder / "transactions.parquet", "ab") as fh:
-            fh.write(b"\0")
-    elif how == "same size, other bytes":
-        data = bytearray(nav.read_bytes())
-        data[100] ^= 0xFF
-        nav.write_bytes(bytes(data))
-    elif how == "no manifest":
-        (folder / "manifest.json").unlink()
-    elif how == "manifest damaged":
-        (folder / "manifest.json").write_text("{")
-    elif how == "newer format":
-        m = json.loads((folder / "manifest.json").read_text())
-        (folder / "manifest.json").write_text(json.dumps({**m, "format_version": 99}))
-    elif how == "extra data file":
-        shutil.copy(nav, folder / "nav (1).parquet")
-    elif how == "summary not a summary":
-        (folder / "summary.json").write_text("[1, 2]"), refresh_manifest(folder)
-
-
-DAMAGE = {
-    "truncated parquet": ("nav.parquet", "200 bytes, manifest.json says"),
-    "truncated parquet, manifest rewritten": ("nav.parquet", "not a readable Parquet file"),
-    "bad JSON": ("summary.json", "not valid JSON (Expecting value at line 1 column 11)"),
-    "file missing": ("holdings.parquet", "missing (listed in manifest.json)"),
-    "column missing": ("nav.parquet", "is missing column index_level"),
-    "wrong dtype": ("nav.parquet", "column nav is String, expected Float64"),
-    "no rows": ("nav.parquet", "has no rows"),
-    "size mismatch": ("transactions.parquet", "manifest.json says"),
-    "same size, other bytes": ("nav.parquet", "content differs from manifest.json"),
-    "no manifest": (None, "no manifest.json: not a finished run folder"),
-    "manifest damaged": ("manifest.json", "damaged or not written by index-engine"),
-    "newer format": ("manifest.json", "upgrade index-engine"),
-    "extra data file": ("nav (1).parquet", "not listed in manifest.json"),
-    "summary not a summary": ("summary.json", "is not a JSON object"),
-}
-
-
 @pytest.mark.parametrize("how", list(DAMAGE))
 def test_read_run_refuses_a_damaged_folder_in_one_line(result, tmp_path, how):
     out = write_run(result, tmp_path / "run", report=False)
-    _damage(out, how)
+    damage(out, how)
     file, needle = DAMAGE[how]
     with pytest.raises(RunFolderError) as exc:
         read_run(out)
@@ -294,7 +208,7 @@ def test_check_output_dir_refuses_what_it_must_not_replace(result, tmp_path, cas
         else:
             (target / "plots").mkdir()
     elif case == "sweep folder":
-        write_sweep(pl.DataFrame({"regime.window": [1], "sharpe": [1.0]}).pipe(_sweep_row), target, {"regime.window": [1]})
+        write_sweep(pl.DataFrame({"regime.window": [1], "sharpe": [1.0]}).pipe(sweep_row), target, {"regime.window": [1]})
     elif case == "foreign manifest":
         target.mkdir()
         (target / "manifest.json").write_text('{"name": "my-app"}')
@@ -306,12 +220,6 @@ def test_check_output_dir_refuses_what_it_must_not_replace(result, tmp_path, cas
         result.write(target)  # the writer refuses it too, and leaves it as it was
     assert (sorted(os.listdir(target)) if target.is_dir() else None) == before
     assert (tmp_path / "afile").read_text() == "mine"
-
-
-def _sweep_row(frame: pl.DataFrame) -> pl.DataFrame:
-    from backtest.sweep import ROW_STATS
-
-    return frame.with_columns(*(pl.lit(0.5).alias(k) for k in ROW_STATS if k != "sharpe"))
 
 
 def _chmod_bites(tmp_path) -> bool:
@@ -374,64 +282,3 @@ def test_a_stale_lock_file_does_not_block_and_a_foreign_one_is_kept(result, tmp_
     with pytest.raises(RunFolderError, match="is not an index-engine lock file"):
         result.write(out, report=False)
     assert (tmp_path / "run.lock").read_text() == "my shopping list"
-
-
-# --------------------------------------------------------------------------------- reports
-def test_report_target_never_inside_the_run_data(result, tmp_path):
-    out = write_run(result, tmp_path / "run")
-    (tmp_path / "link").symlink_to(out)
-    (tmp_path / "nav-link.parquet").symlink_to(out / "nav.parquet")
-    other_run = write_run(result, tmp_path / "other", report=False)
-    for bad in (out / "nav.parquet", tmp_path / "run" / ".." / "run" / "manifest.json", tmp_path / "link" / "summary.json",
-                tmp_path / "nav-link.parquet", out / "notes.html", out, other_run / "report.html"):
-        with pytest.raises(RunFolderError) as exc:
-            check_report_target(out, bad)
-        one_line_error(exc, bad)
-    assert check_report_target(tmp_path / "link", out / "report.html") == out / "report.html"
-    assert check_report_target(out, tmp_path / "elsewhere.html") == tmp_path / "elsewhere.html"
-
-
-def test_write_report_outside_and_inside_the_run(result, tmp_path):
-    out = write_run(result, tmp_path / "run", report=False)
-    run = read_run(out)
-    html = render_report(run.summary, run.nav, run.holdings, run.transactions, run.benchmarks)
-    nav_sha = sha(out / "nav.parquet")
-    with pytest.raises(RunFolderError):
-        write_report(run, html, out / "nav.parquet")
-    assert sha(out / "nav.parquet") == nav_sha
-    assert write_report(run, html, tmp_path / "copy.html").read_text() == html
-    assert write_report(run, html) == out / "report.html"
-    again = read_run(out)  # the manifest now lists the new report; the data files are the same
-    assert (out / "report.html").read_text() == html and sha(out / "nav.parquet") == nav_sha
-    assert "report.html" in [e["name"] for e in again.manifest["files"]]
-    assert sorted(os.listdir(tmp_path)) == ["copy.html", "run"]
-
-
-def test_write_report_refuses_a_run_replaced_since_it_was_read(result, other, tmp_path):
-    out = write_run(result, tmp_path / "run")
-    run = read_run(out)
-    other.write(out)  # another `index-engine run` finished while the report was rendered
-    with pytest.raises(RunFolderError, match="changed while the report was being rendered"):
-        write_report(run, "<html>rendered-from-the-old-run</html>")
-    assert read_run(out).nav.equals(other.nav) and "rendered-from-the-old-run" not in (out / "report.html").read_text()
-
-
-# ----------------------------------------------------------------------------------- sweeps
-def test_sweep_folder_is_atomic_and_verified(tmp_path):
-    frame = pl.DataFrame({"regime.window": [20, 60], "sharpe": [1.0, 2.0]}).pipe(_sweep_row)
-    out = write_sweep(frame, tmp_path / "sw", {"regime.window": [20, 60]})
-    sweep = read_sweep(out)
-    assert sweep.frame.equals(frame) and sweep.ranking.startswith("# Sweep: 2 configs")
-    with pytest.raises(RunFolderError, match="is a sweep folder, not a run folder"):
-        read_run(out)
-    (out / "ranking.md").write_text("edited")
-    with pytest.raises(RunFolderError, match="ranking.md: 6 bytes"):
-        read_sweep(out)
-    with pytest.raises(RunFolderError, match="is a run folder, not a sweep folder"):
-        check_output_dir(write_run(*_a_run(tmp_path)), kind="sweep")
-
-
-def _a_run(tmp_path):
-    market = MarketData.synthetic(seed=1, n_assets=30, days=60)
-    return run_backtest(IndexConfig.from_dict({"selection": {"top_n": 3}, "regime": {"window": 10}}), market), \
-        tmp_path / "a-run"

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from backtest import run_backtest
 from backtest.cli import entrypoint
 from backtest.io import read_run, write_run
-from index_engine import IndexConfig, MarketData
-from tests.test_io import _damage, sha
+from tests._runs import damage, sha, small_run
 
 ROOT = Path(__file__).resolve().parents[1]
 YAML = "name: small\nselection: {{top_n: {n}}}\nregime: {{window: 20}}\ndata: {{synthetic: {{seed: 1, n_assets: 30, days: 200}}}}\n"
@@ -65,8 +63,7 @@ def config(tmp_path) -> Path:
 
 def _previous_run(out: Path) -> dict:
     """A complete run in ``out`` (top 3); returns the sha256 of each of its files."""
-    market = MarketData.synthetic(seed=1, n_assets=30, days=200)
-    write_run(run_backtest(IndexConfig.from_dict({"selection": {"top_n": 3}, "regime": {"window": 20}}), market), out)
+    write_run(small_run(3), out)
     return {n: sha(out / n) for n in os.listdir(out)}
 
 
@@ -216,7 +213,7 @@ PENDING_REPORT = pytest.mark.xfail(
 def test_report_on_a_damaged_folder_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, how):
     out = tmp_path / "run"
     _previous_run(out)
-    _damage(out, how)
+    damage(out, how)
     message = _run_cli_in_process(monkeypatch, capsys, "report", str(out))
     assert str(out) in message and "index-engine run" in message
 
