@@ -244,7 +244,8 @@ def _holder(fd: int) -> str:
 def _release(fd: int, path: Path) -> None:
     try:
         if fcntl is not None:
-            os.unlink(path)  # while still locked: a waiter that opened this file sees it is gone
+            with contextlib.suppress(FileNotFoundError):  # someone removed it by hand
+                os.unlink(path)  # while still locked: a waiter that opened this file sees it is gone
     finally:
         os.close(fd)
         if fcntl is None:  # pragma: no cover - Windows cannot unlink an open file

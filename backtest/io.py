@@ -220,8 +220,11 @@ def _write_folder(out_dir, kind: str, fill: Callable[[Path], None], expect: dict
             raise
         try:
             atomic.swap_in(tmp, target)
-        except BaseException:
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)  # the new folder, or the old one once swapped out
+            if isinstance(exc, OSError):
+                raise _err(target, None, f"could not move the new {kind} into place ({exc.strerror or exc})",
+                           _RERUN[kind]) from exc
             raise
         atomic.remove_leftovers(target)
     return target
