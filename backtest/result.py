@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from index_engine.plan import IndexPlan
 
 OUTPUT_FILES = (
     "nav.parquet", "holdings.parquet", "transactions.parquet", "benchmarks.parquet", "unfilled.parquet", "summary.json", "report.html",
+    "manifest.json",
 )
 
 
@@ -40,27 +40,11 @@ class BacktestResult:
     unfilled: pl.DataFrame | None = None
 
     def write(self, out_dir: str | Path, report: bool = True) -> Path:
-        """Write nav/holdings/transactions Parquet, summary.json and (by default) report.html."""
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        self.nav.write_parquet(out / "nav.parquet")
-        self.holdings.write_parquet(out / "holdings.parquet")
-        self.transactions.write_parquet(out / "transactions.parquet")
-        if self.benchmarks is not None:
-            self.benchmarks.write_parquet(out / "benchmarks.parquet")
-        if self.unfilled is not None:
-            self.unfilled.write_parquet(out / "unfilled.parquet")
-        (out / "summary.json").write_text(json.dumps(self.summary, indent=2, allow_nan=False) + "\n")
-        stale = out / "report.html"
-        if not report and stale.exists():
-            stale.unlink()  # never leave a report of an earlier run beside these outputs
-        if report:
-            from backtest.report import render_report
+        """Write the run folder atomically with its manifest (``backtest.io.write_run``): the Parquet
+        tables, summary.json and (by default) report.html. Returns the resolved folder."""
+        from backtest.io import write_run
 
-            (out / "report.html").write_text(
-                render_report(self.summary, self.nav, self.holdings, self.transactions, self.benchmarks)
-            )
-        return out
+        return write_run(self, out_dir, report=report)
 
     def transactions_hash(self) -> str:
         """sha256 of the transactions log: ids, dates, sides and reasons exactly, prices to 10

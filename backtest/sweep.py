@@ -208,15 +208,19 @@ def ranked(frame: pl.DataFrame, by: str = "sharpe", top: int = 10) -> pl.DataFra
 
 
 def write_sweep(frame: pl.DataFrame, out_dir: str | Path, grid: dict, by: str = "sharpe") -> Path:
-    """Write sweep.parquet (every config) and ranking.md (the best 20 by ``by``)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(out / "sweep.parquet")
+    """Write sweep.parquet (every config) and ranking.md (the best 20 by ``by``) as a sweep folder,
+    atomically with its manifest (``backtest.io.write_sweep_dir``). Returns the resolved folder."""
+    from backtest.io import write_sweep_dir
+
+    return write_sweep_dir(frame, ranking_markdown(frame, grid, by), out_dir)
+
+
+def ranking_markdown(frame: pl.DataFrame, grid: dict, by: str = "sharpe") -> str:
+    """ranking.md: the best 20 configs by ``by`` as a Markdown table."""
     best = ranked(frame, by, 20)
     cols = [*grid, "cagr", "volatility", "sharpe", "max_drawdown", "turnover_annualised", "costs_total"]
     lines = [f"# Sweep: {frame.height} configs, ranked by {by}", "", "| " + " | ".join(cols) + " |",
              "|" + "---|" * len(cols)]
     for r in best.select(cols).iter_rows():
         lines.append("| " + " | ".join("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in r) + " |")
-    (out / "ranking.md").write_text("\n".join(lines) + "\n")
-    return out
+    return "\n".join(lines) + "\n"

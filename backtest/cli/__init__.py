@@ -73,17 +73,20 @@ def main() -> None:
 def run(config, data, categories, out, start, end, no_report) -> None:
     """Replay CONFIG and write nav/holdings/transactions Parquet, summary.json and report.html."""
     from backtest import run_backtest
+    from backtest.io import check_output_dir, output_lock, write_run
     from index_engine.config import IndexConfig
 
+    out_dir = check_output_dir(Path(out) if out else Path("runs") / Path(config).stem)  # before any computing
     _quiet_data_warnings()  # they are printed from the summary below
     t0 = time.perf_counter()
-    cfg = IndexConfig.from_yaml(config)
-    overrides = {k: v for k, v in (("backtest.start", start), ("backtest.end", end)) if v}
-    if overrides:
-        cfg = cfg.with_overrides(overrides)
-    market = load_market(cfg, data, categories)
-    result = run_backtest(cfg, market)
-    out_dir = result.write(Path(out) if out else Path("runs") / Path(config).stem, report=not no_report)
+    with output_lock(out_dir):  # a second run into the same folder fails now, not after computing
+        cfg = IndexConfig.from_yaml(config)
+        overrides = {k: v for k, v in (("backtest.start", start), ("backtest.end", end)) if v}
+        if overrides:
+            cfg = cfg.with_overrides(overrides)
+        market = load_market(cfg, data, categories)
+        result = run_backtest(cfg, market)
+        out_dir = write_run(result, out_dir, report=not no_report)
     console.print(_summary_table(result))
     for kind, w in result.summary["warnings"].items():
         console.print(f"[yellow]warning[/] {kind}: {w['message']}")
@@ -194,17 +197,20 @@ def quote(config, data, categories, amount, side, max_slippage_bps, holdings_fil
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by, no_progress) -> None:
     """Run the cartesian product of GRID's values over CONFIG; one row of statistics per config."""
+    from backtest.io import check_output_dir, output_lock
     from backtest.sweep import check_rank_key, load_grid, ranked, run_sweep, write_sweep
     from index_engine.config import IndexConfig
 
+    out_dir = check_output_dir(out, kind="sweep")  # before any computing
     _quiet_data_warnings()
     t0 = time.perf_counter()
-    cfg = IndexConfig.from_yaml(config)
-    grid = load_grid(grid_path)
-    check_rank_key(rank_by)
-    market = load_market(cfg, data, categories)
-    frame = run_sweep(cfg, market, grid, workers=workers, scheduler=scheduler, progress=not no_progress)
-    out_dir = write_sweep(frame, out, grid, rank_by)
+    with output_lock(out_dir):  # a second sweep into the same folder fails now, not after computing
+        cfg = IndexConfig.from_yaml(config)
+        grid = load_grid(grid_path)
+        check_rank_key(rank_by)
+        market = load_market(cfg, data, categories)
+        frame = run_sweep(cfg, market, grid, workers=workers, scheduler=scheduler, progress=not no_progress)
+        out_dir = write_sweep(frame, out_dir, grid, rank_by)
     best = ranked(frame, rank_by, 10)
     table = Table(title=f"best of {frame.height} configs by {rank_by}")
     cols = [*grid, "cagr", "sharpe", "max_drawdown", "costs_total"]
