@@ -51,7 +51,7 @@ def test_library_never_imports_click_or_rich():
 
 
 def test_data_fetch_is_attached_and_documents_its_limits():
-    assert main.commands["data"] is data_cmd
+    assert main.get_command(None, "data") is data_cmd
     done = subprocess.run([sys.executable, "-m", "backtest.cli", "data", "fetch", "--help"], capture_output=True,
                           text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr

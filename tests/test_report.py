@@ -17,7 +17,9 @@ from click.testing import CliRunner
 
 from backtest import run_backtest
 from backtest.formatting import pct
-from backtest.report import DUST_WEIGHT, render_report, render_run_dir, report_cmd
+from backtest.cli import main as cli_main
+from backtest.report import DUST_WEIGHT, render_report, render_run_dir
+from index_engine.errors import RunFolderError
 from backtest.stats import monthly_returns, yearly_returns
 from index_engine import IndexConfig, MarketData
 
@@ -159,27 +161,24 @@ def test_weights_over_time_sum_to_one(html):
 
 def test_report_cmd_rerenders_and_reports_missing_files(run_dir, tmp_path):
     out = tmp_path / "again.html"
-    res = CliRunner().invoke(report_cmd, [str(run_dir), "--out", str(out)])
+    res = CliRunner().invoke(cli_main, ["report", str(run_dir), "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "wrote" in res.output and out.read_text() == (run_dir / "report.html").read_text()  # deterministic
     empty = tmp_path / "empty"
     empty.mkdir()
-    res = CliRunner().invoke(report_cmd, [str(empty)])
-    assert res.exit_code != 0 and "not a finished run folder" in res.output and "summary.json" in res.output
+    res = CliRunner().invoke(cli_main, ["report", str(empty)])
+    assert isinstance(res.exception, RunFolderError) and "manifest.json" in str(res.exception)
 
 
 def test_run_folder_without_benchmarks_or_gross_level(run_dir, tmp_path):
-    """Older run folders (no benchmarks.parquet, no index_level, no gross/benchmarks keys) render."""
-    old = tmp_path / "old"
-    old.mkdir()
-    pl.read_parquet(run_dir / "nav.parquet").drop("index_level").write_parquet(old / "nav.parquet")
-    (old / "holdings.parquet").write_bytes((run_dir / "holdings.parquet").read_bytes())
+    """Frames of older runs (no benchmarks, no index_level, no gross/benchmarks keys) render; the folder
+    itself is refused by backtest.io.read_run (no manifest), so this renders the frames directly."""
+    nav = pl.read_parquet(run_dir / "nav.parquet").drop("index_level")
     # before platform fees existed, transactions had no platform_fee column: nothing was charged
-    pl.read_parquet(run_dir / "transactions.parquet").drop("platform_fee").write_parquet(old / "transactions.parquet")
+    tx = pl.read_parquet(run_dir / "transactions.parquet").drop("platform_fee")
     summary = json.loads((run_dir / "summary.json").read_text())
     summary.pop("gross"), summary.pop("benchmarks")
-    (old / "summary.json").write_text(json.dumps(summary))
-    html = render_run_dir(old).read_text()
+    html = render_report(summary, nav, pl.read_parquet(run_dir / "holdings.parquet"), tx, None)
     data = payload(html)
     assert data["level"] is None and data["bench"] == []
     assert set(data["tx"]["pf"]) == {0.0} and len(data["tx"]["pf"]) == len(data["tx"]["d"])

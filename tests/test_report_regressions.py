@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html as htmllib
 import json
+
+from backtest import manifest
 import re
 import tomllib
 from pathlib import Path
@@ -159,6 +161,8 @@ def make_hostile_run(run: Path, out: Path) -> Path:
     bench.write_parquet(out / "benchmarks.parquet")
     relabel(holdings).write_parquet(out / "holdings.parquet")
     relabel(tx).write_parquet(out / "transactions.parquet")
+    (out / "unfilled.parquet").write_bytes((run / "unfilled.parquet").read_bytes())
+    (out / "manifest.json").write_text(json.dumps(manifest.build(out, "run")))  # a complete run folder
     render_run_dir(out)
     return out
 
@@ -237,7 +241,7 @@ def test_bad_input_names_the_file_and_the_column(run_dir, tmp_path):
     for f in ("nav.parquet", "holdings.parquet", "transactions.parquet"):
         (broken / f).write_bytes((run_dir / f).read_bytes())
     (broken / "summary.json").write_text("{not json")
-    with pytest.raises(RunFolderError, match=r"summary\.json: not valid JSON"):
+    with pytest.raises(RunFolderError, match=r"no manifest\.json"):  # damaged folders: tests/test_io*.py
         render_run_dir(broken)
 
 

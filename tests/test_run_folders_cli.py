@@ -22,14 +22,16 @@ ENV = {**os.environ, "COLUMNS": "500"}  # one error line stays one line
 # runs the CLI with a hook: argv[1] = marker file written when the hook runs, argv[2] = seconds to sleep there
 HOOKED = """
 import pathlib, sys, time
-import backtest, backtest.report
+import backtest.engine, backtest.report, backtest.report.render
 marker, seconds, target = pathlib.Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-real = getattr(backtest, "run_backtest") if target == "run_backtest" else backtest.report.render_report
+modules = [backtest.engine] if target == "run_backtest" else [backtest.report, backtest.report.render]
+real = getattr(modules[0], target)
 def hook(*a, **k):
     marker.write_text("in the hook")
     time.sleep(seconds)
     return real(*a, **k)
-setattr(backtest if target == "run_backtest" else backtest.report, target, hook)
+for module in modules:
+    setattr(module, target, hook)
 sys.argv = ["index-engine", *sys.argv[4:]]
 from backtest.cli import entrypoint
 entrypoint()
@@ -133,8 +135,9 @@ def _boom(*a, **k):
 
 def _run_cli_in_process(monkeypatch, capsys, *args: str, usage_error: bool = False) -> str:
     """Exit code 2 and one ``error:`` line (or, for click's own checks, its usage error)."""
-    monkeypatch.setattr("backtest.cli.load_market", _boom)
-    monkeypatch.setattr("backtest.run_backtest", _boom)
+    monkeypatch.setattr("backtest.cli.run.load_market", _boom)
+    monkeypatch.setattr("backtest.cli.sweep.load_market", _boom)
+    monkeypatch.setattr("backtest.engine.run_backtest", _boom)
     monkeypatch.setattr("backtest.sweep.run_sweep", _boom)
     monkeypatch.setenv("COLUMNS", "500")
     monkeypatch.setattr(sys, "argv", ["index-engine", *args])
@@ -202,12 +205,6 @@ def test_unwritable_out_fails_before_computing(config, tmp_path):
 
 
 # ------------------------------------------------------------------------------------ report
-PENDING_REPORT = pytest.mark.xfail(
-    strict=True, reason="backtest.report.render_run_dir must read through backtest.io (read_run, "
-    "check_report_target, write_report); report.py is being rewritten on another branch: drop this mark then")
-
-
-@PENDING_REPORT
 @pytest.mark.parametrize("how", ["truncated parquet", "bad JSON", "file missing", "column missing", "size mismatch",
                                  "no manifest"])
 def test_report_on_a_damaged_folder_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, how):
@@ -218,7 +215,6 @@ def test_report_on_a_damaged_folder_is_one_line_and_exit_2(tmp_path, monkeypatch
     assert str(out) in message and "index-engine run" in message
 
 
-@PENDING_REPORT
 def test_report_out_inside_the_run_is_refused(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     before = _previous_run(out)

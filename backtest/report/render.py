@@ -13,7 +13,6 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import click
 import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -126,41 +125,15 @@ def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
 
 
 def render_run_dir(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Read the files of a finished run and (re)write its report (``RUN_DIR/report.html`` by
-    default); returns the path written. FileNotFoundError when a file is missing, RunFolderError
-    when one is damaged (names the file and the column or key)."""
-    run = Path(run_dir)
-    missing = [f for f in ("summary.json", "nav.parquet", "holdings.parquet", "transactions.parquet")
-               if not (run / f).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{run}: not a finished run folder (missing {', '.join(missing)})")
+    """Read a finished run folder (verified against its manifest by ``backtest.io.read_run``) and
+    (re)write its report, atomically: ``RUN_DIR/report.html`` by default, or ``out`` — never one of the
+    run's data files. Returns the path written; ``RunFolderError`` names what is wrong."""
+    from backtest.io import check_report_target, read_run, write_report
+
+    check_report_target(run_dir, out)  # a bad --out fails before anything is read or rendered
+    run = read_run(run_dir)
     try:
-        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunFolderError(f"{run / 'summary.json'}: not valid JSON ({exc})") from None
-    if not isinstance(summary, dict):
-        raise RunFolderError(f"{run / 'summary.json'}: expected a JSON object")
-    bench = pl.read_parquet(run / "benchmarks.parquet") if (run / "benchmarks.parquet").is_file() else None
-    try:
-        html = render_report(summary, pl.read_parquet(run / "nav.parquet"), pl.read_parquet(run / "holdings.parquet"),
-                             pl.read_parquet(run / "transactions.parquet"), bench)
+        html = render_report(run.summary, run.nav, run.holdings, run.transactions, run.benchmarks)
     except (RunFolderError, ConfigError) as exc:  # their messages start with the file's name
-        raise type(exc)(f"{run}/{exc}") from None
-    path = Path(out) if out else run / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
-
-
-@click.command("report")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "-o", type=click.Path(dir_okay=False), help="Write here instead of RUN_DIR/report.html.")
-def report_cmd(run_dir: str, out: str | None) -> None:
-    """Re-render RUN_DIR/report.html from the outputs of a finished run."""
-    try:
-        path = render_run_dir(run_dir, out)
-    except FileNotFoundError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-
-
-report_command = report_cmd
+        raise type(exc)(f"{Path(run_dir)}/{exc}") from None
+    return write_report(run, html, out)
