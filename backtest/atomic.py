@@ -82,7 +82,7 @@ def fsync(path: Path) -> None:
 
 
 def fsync_tree(folder: Path) -> None:
-    """fsync every file of ``folder`` (flat), then the folder itself."""
+    """Fsync every file of ``folder`` (flat), then the folder itself."""
     for entry in os.scandir(folder):
         fsync(Path(entry.path))
     fsync(folder)

@@ -16,15 +16,17 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from backtest import atomic
 from backtest import manifest as mf
 from backtest.manifest import MANIFEST
+from backtest.stats import ROW_STATS
 from index_engine.errors import RunFolderError
 
 if TYPE_CHECKING:
@@ -282,6 +284,22 @@ def write_report(run: RunFiles, html: str, out: str | Path | None = None) -> Pat
 
 
 # ------------------------------------------------------------------------------------------ reading
+def render_run_dir(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Read a finished run folder (verified by ``read_run``) and (re)write its report, atomically:
+    ``RUN_DIR/report.html`` by default, or ``out`` — never one of the run's data files. Returns the
+    path written; ``RunFolderError`` names what is wrong."""
+    from backtest.report import render_report
+    from index_engine.errors import ConfigError
+
+    check_report_target(run_dir, out)  # a bad --out fails before anything is read or rendered
+    run = read_run(run_dir)
+    try:
+        html = render_report(run.summary, run.nav, run.holdings, run.transactions, run.benchmarks)
+    except (RunFolderError, ConfigError) as exc:  # their messages start with the file's name
+        raise type(exc)(f"{Path(run_dir)}/{exc}") from None
+    return write_report(run, html, out)
+
+
 def read_run(run_dir: str | Path) -> RunFiles:
     """The verified contents of a finished run folder (see ``verify_folder``), after checking that
     summary.json is a JSON object with the summary keys and that every table reads and has its
@@ -302,8 +320,6 @@ def read_run(run_dir: str | Path) -> RunFiles:
 def read_sweep(sweep_dir: str | Path) -> SweepFiles:
     """The verified contents of a sweep folder: manifest, the sweep table (at least one row and
     every statistic column) and ranking.md."""
-    from backtest.sweep import ROW_STATS
-
     folder = Path(sweep_dir)
     with _os_errors(folder, "sweep"):
         manifest = verify_folder(folder, "sweep")

@@ -11,15 +11,15 @@ from backtest.kernels import SimulationResult
 from backtest.result import BacktestResult
 from backtest.stats import compute_stats
 from index_engine import __version__
+from index_engine.codes import BULL, KIND_NAMES, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, REASON_NAMES, UNFILLED_REASONS
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
-from index_engine.codes import BULL, KIND_NAMES, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, REASON_NAMES, UNFILLED_REASONS
 from index_engine.plan import IndexPlan
 
 CASH_ID = "cash"
 
 
-_LABELS: "weakref.WeakKeyDictionary[MarketData, tuple[pl.Series, pl.Series]]" = weakref.WeakKeyDictionary()
+_LABELS: weakref.WeakKeyDictionary[MarketData, tuple[pl.Series, pl.Series]] = weakref.WeakKeyDictionary()
 
 
 def _labels(market: MarketData, cols: np.ndarray) -> tuple[pl.Series, pl.Series]:

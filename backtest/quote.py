@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
-
-from typing import NamedTuple
 
 from backtest.costs import cost_spec, gas_per_order
 from backtest.current import IndexState, index_state

@@ -32,6 +32,8 @@ STATS_KEYS: tuple[str, ...] = (
     "costs_fee", "costs_platform_fee", "costs_slippage", "costs_gas", "costs_total", "cost_drag_bps_per_year",
     "n_regime_switches", "time_invested", "n_trade_dates",
 )
+#: the statistics of one row of a sweep (``STATS_KEYS`` plus the order counts)
+ROW_STATS: tuple[str, ...] = (*STATS_KEYS, "n_transactions", "n_unfilled_orders")
 
 
 def _as_days(dates: np.ndarray) -> np.ndarray:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import polars as pl
 
 from backtest.engine import backtest_statistics
-from backtest.stats import STATS_KEYS
+from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
 from index_engine.plan import PlanCache
@@ -31,7 +31,6 @@ from index_engine.plan import PlanCache
 RANK_KEYS = ("sharpe", "cagr", "sortino", "calmar", "total_return", "final_nav", "max_drawdown", "volatility",
              "costs_total", "cost_drag_bps_per_year", "turnover_annualised", "time_invested")
 LOWER_IS_BETTER = ("volatility", "costs_total", "cost_drag_bps_per_year", "turnover_annualised")
-ROW_STATS = (*STATS_KEYS, "n_transactions", "n_unfilled_orders")
 
 
 def load_grid(path: str | Path) -> dict[str, list]:

@@ -41,7 +41,6 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-
 import workload as W  # noqa: E402
 
 VENV = W.CACHE / "peers-venv"
@@ -401,7 +400,7 @@ def render(ctx: dict) -> str:
     res = ctx["results"]
     sizes, days, head_n = ctx["sizes"], a.days, ctx["headline"]
     m = ctx["machine"]
-    L = [MARKER, "", f"## Results", "",
+    L = [MARKER, "", "## Results", "",
          f"Generated {ctx['when']} by `{ctx['command']}` in {ctx['elapsed'] / 60:.1f} min.", "",
          "### Machine and versions", "",
          f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB RAM; {m['os']}",
@@ -427,7 +426,7 @@ def render(ctx: dict) -> str:
     L.append("")
 
     # targets
-    L += ["### Targets (N = {:,}, T = {:,})".format(head_n, days), "",
+    L += [f"### Targets (N = {head_n:,}, T = {days:,})", "",
           "| target | measured | met |", "|---|---|---|"]
     for row in ctx["targets"]:
         L.append(f"| {row[0]} | {row[1]} | {row[2]} |")
@@ -446,7 +445,7 @@ def render(ctx: dict) -> str:
         L.append("")
 
     # scaling
-    L += ["### Scaling with N (T = {:,}, warm medians)".format(days), "",
+    L += [f"### Scaling with N (T = {days:,}, warm medians)", "",
           "ns per asset-day = warm time / (T × N). Growth exponent = log(t_last / t_first) / log(N_last / N_first): "
           "1 is linear in T × N, below 1 means fixed costs still weigh at the small sizes.", ""]
     scale_rows = [(k, v) for k in ("index-engine", "baseline") for v in ctx["variants"]]

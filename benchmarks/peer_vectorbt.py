@@ -26,7 +26,6 @@ T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-
 import workload  # noqa: E402
 
 vbt = None

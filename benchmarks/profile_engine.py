@@ -30,7 +30,6 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
-
 import workload  # noqa: E402
 
 

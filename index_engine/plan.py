@@ -14,15 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index_engine.codes import BULL, KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_SCHEDULED
 from index_engine.config import IndexConfig
 from index_engine.data.panel import DataWarning, MarketData
-from index_engine.codes import BULL, KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_SCHEDULED
 from index_engine.errors import PlanError
-from index_engine.regime import RegimeSeries, compute_regime, regime_signal
-from index_engine.schedule import rebalance_mask
 from index_engine.kernels.capping import INFEASIBLE_CAP
 from index_engine.kernels.selection import TradeSchedule
 from index_engine.kernels.sparse import Targets
+from index_engine.regime import RegimeSeries, compute_regime, regime_signal
+from index_engine.schedule import rebalance_mask
 from index_engine.selection import panel_view, select
 from index_engine.universe import screens
 from index_engine.weighting import weigh
@@ -59,6 +59,7 @@ class IndexPlan:
         regime: the regime series over the whole panel (state through each observation).
         regime_at: (T,) state in effect for a trade at each observation (lag applied).
         warnings: methodology warnings (infeasible caps, short selections).
+
     """
 
     first_row: int

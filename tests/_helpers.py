@@ -113,22 +113,6 @@ SYNTHETIC_FLAGSHIP = {
 }
 
 
-def real_daily_run():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        market = MarketData.from_parquet(REAL_DATA_DIR / "cmc_daily_2013_2018.parquet",
-                                         categories=REAL_DATA_DIR / "asset_categories.csv")
-    return market, run_backtest(_flagship(), market)
-
-
-def synthetic_run():
-    cfg = _flagship()
-    s = cfg.data.synthetic
-    market = MarketData.synthetic(seed=s.seed, n_assets=s.n_assets, days=s.days, start=s.start,
-                                  n_stablecoins=s.n_stablecoins)
-    return market, run_backtest(cfg, market)
-
-
 def flagship_config() -> IndexConfig:
     return IndexConfig.from_yaml(ROOT / "configs" / "global100.yaml")
 

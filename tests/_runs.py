@@ -18,7 +18,7 @@ CONFIG = {"selection": {"top_n": 5}, "regime": {"window": 20}, "benchmarks": {"n
           "costs": {"min_order_usd": 5000}}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def small_run(top_n: int = 5) -> BacktestResult:
     """A real backtest of a small synthetic market (computed once per process and top_n)."""
     market = MarketData.synthetic(seed=1, n_assets=30, days=200)
@@ -108,6 +108,6 @@ DAMAGE = {
 
 def sweep_row(frame: pl.DataFrame) -> pl.DataFrame:
     """A sweep table: ``frame`` (swept columns and sharpe) plus every other statistic column."""
-    from backtest.sweep import ROW_STATS
+    from backtest.stats import ROW_STATS
 
     return frame.with_columns(*(pl.lit(0.5).alias(k) for k in ROW_STATS if k != "sharpe"))

@@ -10,6 +10,7 @@ import pytest
 
 from tests._helpers import REAL_DAILY, SYNTHETIC_FLAGSHIP, real_daily_run, synthetic_run
 
+
 def _check(market, result, pins):
     assert market.content_hash() == pins["data_sha256"], "the input data changed: re-pin deliberately"
     for key, want in pins.items():

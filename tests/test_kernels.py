@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from index_engine.config import WeightingConfig
 from index_engine.kernels import cap_weights, regime_states, rolling_mean, weights_for_members
 from index_engine.kernels.capping import INFEASIBLE_CAP
 from index_engine.weighting import weight_rules
-from index_engine.config import WeightingConfig
 from tests._helpers import select_rows
 
 

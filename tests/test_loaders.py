@@ -8,13 +8,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import polars as pl
 import pytest
 
 from index_engine.data.loaders import DataError, DataQualityWarning, load_long_file, load_long_frame
 from index_engine.data.panel import CATEGORIES, MarketData
-from index_engine.data.taxonomy import CATEGORY_DESCRIPTIONS, load_categories
+from index_engine.data.categories import CATEGORY_DESCRIPTIONS
+from index_engine.data.taxonomy import load_categories
 
 D = dt.date
 
@@ -325,7 +325,7 @@ def test_bad_numbers_in_csv(tmp_path, bad):
         load_long_file(path, fmt="csv")
     msg = str(info.value)
     assert f"{path}, column price_usd" in msg
-    assert f"row 2 (line 3): date='2020-01-02', asset_id='a', price_usd=" in msg
+    assert "row 2 (line 3): date='2020-01-02', asset_id='a', price_usd=" in msg
 
 
 def test_error_examples_are_capped_at_five():

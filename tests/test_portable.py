@@ -83,9 +83,9 @@ def another_cpu(monkeypatch):
             if original is None:
                 continue
 
-            def shifted(*args, _f=original, **kwargs):
+            def shifted(*args, _f=original, _numpy=module is np, **kwargs):
                 out = _f(*args, **kwargs)
-                return np.nextafter(out, np.inf) if module is np else math.nextafter(out, math.inf)
+                return np.nextafter(out, np.inf) if _numpy else math.nextafter(out, math.inf)
 
             monkeypatch.setattr(module, name, shifted)
 

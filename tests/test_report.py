@@ -16,12 +16,12 @@ import pytest
 from click.testing import CliRunner
 
 from backtest import run_backtest
-from backtest.formatting import pct
 from backtest.cli import main as cli_main
-from backtest.report import DUST_WEIGHT, render_report, render_run_dir
-from index_engine.errors import RunFolderError
+from backtest.formatting import pct
+from backtest.report import DUST_WEIGHT, render_report
 from backtest.stats import monthly_returns, yearly_returns
 from index_engine import IndexConfig, MarketData
+from index_engine.errors import RunFolderError
 
 SECTIONS = ("overview", "performance", "holdings", "weights", "transactions", "statistics", "methodology")
 CHARTS = ("chart-perf", "chart-dd", "chart-treemap", "chart-weights", "chart-signal")

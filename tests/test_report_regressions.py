@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import html as htmllib
 import json
-
-from backtest import manifest
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+import tomllib
 from jinja2 import UndefinedError
 from markupsafe import escape
 
+from backtest import manifest
 from backtest.formatting import money
-from backtest.report import ReportPayload, build_payload, render_report, render_run_dir
+from backtest.io import render_run_dir
+from backtest.report import ReportPayload, build_payload, render_report
 from backtest.report.header import GAUGE_RATIOS, gauge_scale
 from backtest.report.render import environment, visible
 from index_engine.errors import ConfigError, RunFolderError

@@ -11,7 +11,7 @@ import click
 def report(run_dir: str, out: str | None) -> None:
     """Re-render RUN_DIR/report.html from the outputs of a finished run (refuses a damaged or foreign folder)."""
     from backtest.cli.common import clean
-    from backtest.report import render_run_dir
+    from backtest.io import render_run_dir
 
     path = render_run_dir(run_dir, out)
     click.echo(f"wrote {clean(path)} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -1,7 +1,7 @@
 """``report.html``: one self-contained, offline file that shows a finished run.
 
-``render_report`` turns the frames of a run into the page; ``render_run_dir`` (re)writes the page of
-a verified run folder (the ``index-engine report RUN_DIR`` command, in ``backtest.cli``). The page embeds
+``render_report`` turns the frames of a run into the page; ``backtest.io.render_run_dir`` (re)writes
+the page of a verified run folder (the ``index-engine report RUN_DIR`` command). The page embeds
 plotly.js (from the ``plotly`` package), the report's own CSS/JS (``assets/``) and the run's data
 (``build_payload`` → ``model.ReportPayload``, as JSON); it loads nothing from the network.
 
@@ -12,6 +12,6 @@ how it is computed: ``docs/report.md``.
 
 from backtest.report.model import ReportPayload
 from backtest.report.payload import DUST_WEIGHT, build_payload
-from backtest.report.render import render_report, render_run_dir
+from backtest.report.render import render_report
 
-__all__ = ["DUST_WEIGHT", "ReportPayload", "build_payload", "render_report", "render_run_dir"]
+__all__ = ["DUST_WEIGHT", "ReportPayload", "build_payload", "render_report"]

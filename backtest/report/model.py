@@ -60,7 +60,7 @@ class Holdings(_Model):
     r: list[Num] = Field(description="price change since the previous trade date; null for a new position")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Holdings":
+    def _consistent(self) -> Holdings:
         _same_length("hold", {"a": self.a, "w": self.w, "v": self.v, "r": self.r})
         _same_length("hold", {"dates": self.dates, "kind": self.kind})
         if len(self.start) != len(self.dates) + 1 or self.start[0] != 0 or self.start[-1] != len(self.a) \
@@ -82,7 +82,7 @@ class Weights(_Model):
     series: list[WeightSeries]
 
     @model_validator(mode="after")
-    def _aligned(self) -> "Weights":
+    def _aligned(self) -> Weights:
         if any(len(s.values) != len(self.dates) for s in self.series):
             raise ValueError("weights: every series needs one value per date")
         return self
@@ -106,7 +106,7 @@ class Transactions(_Model):
     r: list[int] = Field(description="reason, index into reasons")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Transactions":
+    def _consistent(self) -> Transactions:
         _same_length("tx", {k: getattr(self, k) for k in ("d", "a", "s", "q", "p", "n", "f", "pf", "sl", "g", "r")})
         if any(not 0 <= i < len(self.dates) for i in self.d) or any(not 0 <= i < len(self.reasons) for i in self.r):
             raise ValueError("tx: a date or reason index is out of range")
@@ -133,7 +133,7 @@ class ReportPayload(_Model):
     tx: Transactions
 
     @model_validator(mode="after")
-    def _aligned(self) -> "ReportPayload":
+    def _aligned(self) -> ReportPayload:
         _same_length("payload", {"dates": self.dates, "nav": self.nav, "level": self.level, "signal": self.signal,
                                  "sma": self.sma, **{f"bench {b.name}": b.nav for b in self.bench}})
         _same_length("assets", {"id": self.assets.id, "sym": self.assets.sym})

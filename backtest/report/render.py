@@ -7,11 +7,9 @@ JSON enter the page unescaped, each through a filter that makes it safe inside i
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 
 import polars as pl
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -21,7 +19,7 @@ from backtest.formatting import num, plural
 from backtest.report import header, tables
 from backtest.report.describe import benchmark_labels, cost_model, run_config
 from backtest.report.payload import asset_symbols, build_payload
-from index_engine.errors import ConfigError, RunFolderError
+from index_engine.errors import RunFolderError
 
 REQUIRED_COLUMNS = {
     "nav.parquet": ("date", "nav", "regime", "n_holdings"),
@@ -122,18 +120,3 @@ def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
         "scripts": [_plotly_js(), _asset("charts.js"), _asset("transactions.js")],
     }
     return environment().get_template("page.html.j2").render(context)
-
-
-def render_run_dir(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Read a finished run folder (verified against its manifest by ``backtest.io.read_run``) and
-    (re)write its report, atomically: ``RUN_DIR/report.html`` by default, or ``out`` — never one of the
-    run's data files. Returns the path written; ``RunFolderError`` names what is wrong."""
-    from backtest.io import check_report_target, read_run, write_report
-
-    check_report_target(run_dir, out)  # a bad --out fails before anything is read or rendered
-    run = read_run(run_dir)
-    try:
-        html = render_report(run.summary, run.nav, run.holdings, run.transactions, run.benchmarks)
-    except (RunFolderError, ConfigError) as exc:  # their messages start with the file's name
-        raise type(exc)(f"{Path(run_dir)}/{exc}") from None
-    return write_report(run, html, out)

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from index_engine.config.base import Section, key
 from index_engine.config.methodology import (
     MethodologyConfig,
     RebalanceConfig,
@@ -32,7 +33,6 @@ from index_engine.config.methodology import (
 )
 from index_engine.config.replay import BacktestConfig, CostsConfig, ReplayConfig
 from index_engine.config.run import BenchmarksConfig, DataConfig, RunSettings
-from index_engine.config.base import Section, key
 from index_engine.config.yaml_io import format_validation_error, read_yaml, show_value
 from index_engine.errors import ConfigError
 
@@ -71,7 +71,7 @@ class IndexConfig(Section):
 
     # ---- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "IndexConfig":
+    def from_yaml(cls, path: str | Path) -> IndexConfig:
         """Read and validate a YAML config; errors name the file and the offending key."""
         path = Path(path)
         raw = read_yaml(path, "config file")
@@ -79,7 +79,7 @@ class IndexConfig(Section):
         return cfg.model_copy(update={"data": _resolve_paths(cfg.data, path.parent)})
 
     @classmethod
-    def from_dict(cls, raw: Any, source: str = "<dict>") -> "IndexConfig":
+    def from_dict(cls, raw: Any, source: str = "<dict>") -> IndexConfig:
         """Validate a mapping of sections; ``source`` names it in error messages."""
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: expected a mapping of sections at the top level, got {type(raw).__name__}")
@@ -93,7 +93,7 @@ class IndexConfig(Section):
         except RecursionError:
             raise ConfigError(f"{source}: nested too deeply to be a config") from None
 
-    def with_overrides(self, overrides: dict[str, object]) -> "IndexConfig":
+    def with_overrides(self, overrides: dict[str, object]) -> IndexConfig:
         """A copy with dotted-path overrides applied, e.g. ``{"regime.window": 100}``; validated."""
         raw = self.resolved()
         for dotted, value in overrides.items():

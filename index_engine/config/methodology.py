@@ -64,7 +64,7 @@ class SelectionConfig(Section):
                                    doc="An incumbent stays while rank ≤ `exit_rank`. `null` = `top_n`.")
 
     @model_validator(mode="after")
-    def _buffer_consistent(self) -> "SelectionConfig":
+    def _buffer_consistent(self) -> SelectionConfig:
         if self.entry_rank is not None and self.entry_rank > self.top_n:
             raise ValueError(f"entry_rank ({self.entry_rank}) must be <= top_n ({self.top_n})")
         if self.exit_rank is not None and self.exit_rank < self.top_n:
@@ -128,7 +128,7 @@ class RegimeConfig(Section):
                                doc="The asset for `asset_price_sma`. Required for that signal; ignored otherwise.")
 
     @model_validator(mode="after")
-    def _asset_needed(self) -> "RegimeConfig":
+    def _asset_needed(self) -> RegimeConfig:
         if self.signal == "asset_price_sma" and not self.asset:
             raise ValueError("regime.asset is required when regime.signal is 'asset_price_sma'")
         return self

@@ -71,7 +71,7 @@ class CostsConfig(Section):
             "`unfilled.parquet`. `null` = no cap. An asset with no volume in the window is not capped.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "CostsConfig":
+    def _consistent(self) -> CostsConfig:
         if self.slippage is not None and self.slippage_bps:
             raise ValueError("give either costs.slippage_bps or costs.slippage, not both")
         if (self.gas_units is None) != (self.gas_price_gwei is None):
@@ -104,7 +104,7 @@ class BacktestConfig(Section):
                                  "the first bullish trade date.")
 
     @model_validator(mode="after")
-    def _ordered(self) -> "BacktestConfig":
+    def _ordered(self) -> BacktestConfig:
         if self.start and self.end and self.end < self.start:
             raise ValueError(f"backtest.end ({self.end}) is before backtest.start ({self.start})")
         return self

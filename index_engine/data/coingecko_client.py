@@ -37,8 +37,8 @@ import httpx
 
 from index_engine.data.coingecko_guard import (
     DeadlineBackend,
-    Redactor,
     RedactingFilter,
+    Redactor,
     coin_id_problem,
     one_line,
     shown,
@@ -370,7 +370,7 @@ def _markets_params(page: int, per_page: int, category: str | None = None) -> di
 
 
 def _transport(backend: DeadlineBackend) -> httpx.BaseTransport:
-    """httpx's transport with its connection pool on ``backend``, so the deadline covers every socket
+    """Httpx's transport with its connection pool on ``backend``, so the deadline covers every socket
     call (connect, TLS, headers, body). httpx has no public hook for this: if its internals differ,
     the deadline is still checked between body chunks."""
     transport = httpx.HTTPTransport()

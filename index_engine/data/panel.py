@@ -43,6 +43,7 @@ class MarketData:
         warnings: suspicious features found while loading.
         scores: user-supplied (T, N) score columns by name (e.g. a rating), NaN = no score;
             loaded when asked for (``scores=[...]``) and screened by ``universe.min_scores``.
+
     """
 
     dates: np.ndarray
@@ -57,21 +58,21 @@ class MarketData:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_parquet(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> "MarketData":
+    def from_parquet(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> MarketData:
         """Load a long Parquet table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
         return load_long_file(path, categories=categories, fmt="parquet", scores=scores)
 
     @classmethod
-    def from_csv(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> "MarketData":
+    def from_csv(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> MarketData:
         """Load a long CSV table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
         return load_long_file(path, categories=categories, fmt="csv", scores=scores)
 
     @classmethod
-    def from_frame(cls, frame, categories=None, source: str = "<frame>", scores: tuple[str, ...] = ()) -> "MarketData":
+    def from_frame(cls, frame, categories=None, source: str = "<frame>", scores: tuple[str, ...] = ()) -> MarketData:
         """Build from a long pandas or polars frame. ``categories`` may be a path, a frame with
         ``asset_id, category`` columns, or a ``{asset_id: category}`` mapping."""
         from index_engine.data.loaders import load_long_frame
@@ -79,7 +80,7 @@ class MarketData:
         return load_long_frame(frame, categories=categories, source=source, scores=scores)
 
     @classmethod
-    def synthetic(cls, seed: int = 7, **kwargs) -> "MarketData":
+    def synthetic(cls, seed: int = 7, **kwargs) -> MarketData:
         """The embedded, seeded synthetic market (see ``index_engine.data.synthetic``)."""
         from index_engine.data.synthetic import synthetic_market
 
@@ -124,7 +125,7 @@ class MarketData:
         """Index of the first observation on or after ``date`` (may equal T)."""
         return int(np.searchsorted(self.dates, np.datetime64(date, "D"), side="left"))
 
-    def truncate(self, last_date) -> "MarketData":
+    def truncate(self, last_date) -> MarketData:
         """The panel as it would have been known at the close of ``last_date`` (rows ≤ last_date).
 
         Assets with no observation up to ``last_date`` are dropped, as a loader would never have

@@ -49,9 +49,8 @@ Model
 
 from __future__ import annotations
 
-from datetime import date
-
 import math
+from datetime import date
 
 import numpy as np
 import polars as pl

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from index_engine.data.categories import CATEGORIES, CATEGORY_DESCRIPTIONS
+from index_engine.data.categories import CATEGORIES
 from index_engine.errors import DataError
 
 _MAX_EXAMPLES = 5

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from index_engine.kernels.portable import log
-
 from index_engine.codes import BEAR, BULL
+from index_engine.kernels.portable import log
 
 
 @njit(cache=True)

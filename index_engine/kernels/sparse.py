@@ -45,7 +45,7 @@ class Targets(NamedTuple):
         return out
 
     @classmethod
-    def from_dense(cls, weights: np.ndarray) -> "Targets":
+    def from_dense(cls, weights: np.ndarray) -> Targets:
         """CSR of the positive entries of an (R, N) matrix."""
         rows, cols = np.nonzero(weights > 0)
         ptr = np.zeros(weights.shape[0] + 1, np.int64)
@@ -53,7 +53,7 @@ class Targets(NamedTuple):
         return cls(ptr, cols.astype(np.int64), np.ascontiguousarray(weights[rows, cols], dtype=np.float64))
 
     @classmethod
-    def empty(cls, n_trades: int) -> "Targets":
+    def empty(cls, n_trades: int) -> Targets:
         return cls(np.zeros(n_trades + 1, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 
