@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -37,7 +38,7 @@ _F, _S, _D = pl.Float64, pl.String, pl.Date
 RUN_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "nav.parquet": {"date": _D, "nav": _F, "regime": _S, "stable_weight": _F, "turnover": _F, "costs": _F,
                     "n_holdings": pl.Int64, "fee": _F, "platform_fee": _F, "slippage": _F, "gas": _F,
-                    "signal": _F, "signal_sma": _F, "index_level": _F},
+                    "signal": _F, "signal_sma": _F, "index_level": _F, "rebalance_skipped": pl.Boolean},
     "holdings.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "quantity": _F, "price": _F, "value": _F,
                          "weight": _F},
     "transactions.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "side": _S, "quantity": _F, "price": _F,
@@ -46,6 +47,9 @@ RUN_COLUMNS: dict[str, dict[str, pl.DataType]] = {
                          "filled_notional": _F, "price": _F, "reason": _S},
     "benchmarks.parquet": {"date": _D, "benchmark": _S, "nav": _F, "index_level": _F},
 }
+#: Further columns a file may carry, by name pattern: the regime's per-signal values, thresholds and votes.
+EXTRA_COLUMNS = {"nav.parquet": re.compile(r"^(signal|vote)_[a-z0-9_]+$")}
+_NONE = re.compile(r"(?!)")
 #: Tables a run can legitimately leave empty: no trade date in the window (holdings, transactions),
 #: nothing left unfilled, no benchmarks configured. nav.parquet always has a row per observation.
 EMPTY_ALLOWED = frozenset({"holdings.parquet", "transactions.parquet", "unfilled.parquet", "benchmarks.parquet"})
@@ -365,7 +369,7 @@ def _schema_problem(frame: pl.DataFrame, name: str) -> str | None:
     expected = RUN_COLUMNS[name]
     if missing := [c for c in expected if c not in frame.schema]:
         return f"is missing column{'s' * (len(missing) > 1)} {', '.join(missing)}"
-    if extra := [c for c in frame.columns if c not in expected]:
+    if extra := [c for c in frame.columns if c not in expected and not EXTRA_COLUMNS.get(name, _NONE).match(c)]:
         return f"has unexpected column{'s' * (len(extra) > 1)} {', '.join(extra)}"
     for col, dtype in expected.items():
         if frame.schema[col] != dtype:

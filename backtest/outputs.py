@@ -62,6 +62,7 @@ def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationResult, level:
         "signal": _at_decision(plan.regime.signal, rows - plan.decision_lag),
         "signal_sma": _at_decision(plan.regime.sma, rows - plan.decision_lag),
         "index_level": level,
+        "rebalance_skipped": sim.skipped,
     })
 
 
@@ -142,6 +143,8 @@ def run_statistics(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: S
                           initial_value=cfg.backtest.initial_nav)
     stats["n_transactions"] = int(sim.orders.shape[0])
     stats["n_unfilled_orders"] = int(sim.unfilled.shape[0])
+    stats["n_reconstitutions"] = int(plan.reselected.sum())
+    stats["n_rebalances_skipped"] = int(sim.skipped.sum())
     return stats
 
 

@@ -33,7 +33,8 @@ STATS_KEYS: tuple[str, ...] = (
     "n_regime_switches", "time_invested", "n_trade_dates",
 )
 #: the statistics of one row of a sweep (``STATS_KEYS`` plus the order counts)
-ROW_STATS: tuple[str, ...] = (*STATS_KEYS, "n_transactions", "n_unfilled_orders")
+ROW_STATS: tuple[str, ...] = (*STATS_KEYS, "n_transactions", "n_unfilled_orders", "n_reconstitutions",
+                              "n_rebalances_skipped")
 
 
 def _as_days(dates: np.ndarray) -> np.ndarray:

@@ -43,21 +43,58 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     hold, txs, unf = (rules.by_day(f) for f in (result.holdings, result.transactions, getattr(result, "unfilled", None)))
     unf = {d: {u["asset_id"]: u for u in us} for d, us in unf.items()}
     rules.req(set(txs) | set(unf) <= set(hold), f"orders on non-trade dates {sorted((set(txs) | set(unf)) - set(hold))[:3]}")
-    sched, bull_at, start = rules.scheduled(days, cfg.rebalance), rules.bull_at(cfg, market), max(r0, lag)
+    rb = cfg.rebalance
+    lists = _membership_lists(cfg)
+    sched, bull_at, start = rules.scheduled(days, rb), rules.bull_at(cfg, market), max(r0, lag)
+    recon = rules.reconstitutions(days, rb, sorted(lists))
+    score = rules.ranking_cap(cfg, market)
     cost_cols = [k for k in ("fee", "platform_fee", "slippage", "gas") if k in nav[0]]
-    book, prev_sel = {stable: b.initial_nav / sp[r0]}, set()
+    book = {stable: b.initial_nav / sp[r0]}
+    members: set = set()
+    was_active, streak, prev_exp = False, {a: 0 for a in market.asset_ids}, None
     for t, n in zip(range(r0, r1 + 1), nav):
         day, bull = n["date"], n["regime"] == "bull"
         rules.req(bull == bull_at[t], f"{day}: regime {n['regime']}, re-derived {'bull' if bull_at[t] else 'bear'}")
         rules.req(math.isfinite(n["nav"]) and n["nav"] > 0, f"{day}: NAV {n['nav']} is not finite > 0")
         pre, costs = sum(q * mark(a, t) for a, q in book.items()), sum(n[k] for k in cost_cols)
-        rules.req(rules.close(n["costs"], costs, tol, n["nav"]), f"{day}: costs {n['costs']} != sum of {cost_cols} {costs}")
+        rules.req(rules.close(n["costs"], costs, tol, n["nav"]),
+                  f"{day}: costs {n['costs']} != sum of {cost_cols} {costs}")
         switched = t > start and bull != bull_at[t - 1]
-        rules.req((day in hold) == (t >= start and (switched or sched[t] or (bull and t == start))),
-             f"{day}: trade={day in hold} but regime={n['regime']} switched={switched} scheduled={sched[t]}")
-        if day not in hold:
+        first_trade = bull and t == start
+        planned = t >= start and (switched or sched[t] or recon[t] or first_trade)
+        skipped = bool(n.get("rebalance_skipped", False))
+        rules.req((day in hold) == (planned and not skipped),
+                  f"{day}: trade={day in hold} but regime={n['regime']} switched={switched} scheduled={sched[t]}")
+        if not planned:
             rules.req(rules.close(n["nav"], pre, tol), f"{day}: NAV {n['nav']} != marked holdings {pre}")
             continue
+        # the members this trade targets, re-derived (reconstitutions, reweights, time buffer, lists)
+        starting = first_trade or (switched and bull)
+        reselect = rb.reconstitution is None or recon[t] or starting
+        listed = _listed_at(lists, day, market)
+        elig = rules.eligible(cfg, market, t, first, None if listed is None else listed[0])
+        order = rules.ranked(cfg, market, t, elig, score)
+        if reselect and cfg.selection.qualify_reviews > 1:
+            top = set(order[: cfg.selection.entry])
+            streak = {a: (s + 1 if a in top else 0) for a, s in streak.items()}
+        qualified = {a for a, s in streak.items() if s >= cfg.selection.qualify_reviews or
+                     cfg.selection.qualify_reviews == 1}
+        if not bull:
+            members, was_active = set(), False
+        elif reselect or not was_active:
+            members = rules.selection(cfg, order, members if was_active else set(), qualified, standing=was_active)
+            was_active = True
+        elif cfg.selection.replace_dropped:
+            for a in sorted(members):
+                if a not in order:
+                    members = (members - {a}) | set([x for x in order if x not in members][:1])
+        exp = members & set(order)
+        if skipped:
+            rules.req(not (switched or starting or recon[t]) and exp == prev_exp and rb.drift_band > 0,
+                      f"{day}: a drift-band skip on a date that must trade (switch/start/reconstitution/new members)")
+            rules.req(rules.close(n["nav"], pre, tol), f"{day}: skipped, but NAV {n['nav']} != marked holdings {pre}")
+            continue
+        prev_exp = exp
         rules.req(rules.close(pre - costs, n["nav"], tol), f"{day}: NAV_pre {pre} - costs {costs} != NAV_post {n['nav']}")
         hs, frozen = hold[day], unf.get(day, {})
         new, w_new = {h["asset_id"]: h["quantity"] for h in hs}, {h["asset_id"]: h["weight"] for h in hs}
@@ -71,8 +108,6 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
             rules.req(abs(h["weight"] - h["value"] / n["nav"]) <= tol, f"{where}: weight {h['weight']} != value / NAV")
         risk = {a: w for a, w in w_new.items() if a != stable}
         rules.req(n["n_holdings"] == len(risk), f"{day}: n_holdings {n['n_holdings']} != {len(risk)}")
-        elig = rules.eligible(cfg, market, t, first)
-        exp = prev_sel = rules.selection(cfg, market, t, elig, prev_sel) if bull else set()
         for a in set(risk) - set(frozen):
             cat = market.categories[market.asset_index(a)]
             rules.req(cat not in cfg.universe.exclude_categories, f"{day}: holds {a} of excluded category {cat}")
@@ -80,7 +115,7 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
         rules.req(set(risk) - set(frozen) <= exp and (frozen or exp <= set(risk)),  # frozen sells may starve buys
              f"{day}: holds {sorted(risk)}, expected {sorted(exp)}, unfilled {sorted(frozen)}")
         if risk and not frozen:
-            rules.check_weights(cfg, market, t, risk, str(day))
+            rules.check_weights(cfg, market, t, risk, str(day), score, None if listed is None else listed[1])
         turnover = 0.5 * sum(abs(w_new.get(a, 0.0) - book.get(a, 0.0) * mark(a, t) / pre) for a in set(book) | set(new))
         rules.req(abs(turnover - n["turnover"]) <= tol, f"{day}: turnover {n['turnover']} != {turnover}")
         sums, signed = defaultdict(float), {}
@@ -123,6 +158,33 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
             d, scale = new.get(a, 0.0) - book.get(a, 0.0), max(book.get(a, 0.0), new.get(a, 0.0))
             rules.req(abs(signed.get(a, 0.0) - d) <= tol * scale, f"{day} {a}: order {signed.get(a)} != quantity change {d}")
         book = new
+
+
+def _membership_lists(cfg: IndexConfig) -> dict:
+    """{list date: {asset_id: weight or None}} read from ``universe.membership`` (plain polars)."""
+    path = cfg.universe.membership
+    if not path:
+        return {}
+    frame = pl.read_csv(path, try_parse_dates=True) if str(path).endswith(".csv") else pl.read_parquet(path)
+    frame = frame.with_columns(pl.col("date").cast(pl.Date))
+    out: dict = {}
+    for rec in frame.iter_rows(named=True):
+        out.setdefault(rec["date"], {})[rec["asset_id"]] = rec.get("weight")
+    return out
+
+
+def _listed_at(lists: dict, day, market: MarketData):
+    """((N,) bool listed, {asset_id: weight}) of the list in effect on ``day`` (none listed before the
+    first list); None without lists."""
+    if not lists:
+        return None
+    dates = [d for d in sorted(lists) if d <= day]
+    if not dates:
+        return np.zeros(market.n_assets, bool), {}
+    chosen = lists[dates[-1]]
+    listed = np.isin(market.asset_ids, list(chosen))
+    weights = {a: w for a, w in chosen.items() if w is not None}
+    return listed, weights
 
 
 def _same(a: pl.DataFrame, b: pl.DataFrame, rtol: float, what: str) -> None:

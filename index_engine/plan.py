@@ -16,16 +16,18 @@ import numpy as np
 
 from index_engine.codes import BULL, KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_SCHEDULED
 from index_engine.config import IndexConfig
+from index_engine.data.membership import Membership, load_membership
 from index_engine.data.panel import DataWarning, MarketData
+from index_engine.diagnostics import membership_warnings, selection_warnings, stale_decision_warning, weighting_warnings
 from index_engine.errors import PlanError
-from index_engine.kernels.capping import INFEASIBLE_CAP
 from index_engine.kernels.selection import TradeSchedule
 from index_engine.kernels.sparse import Targets
+from index_engine.market_cap import ranking_cap
 from index_engine.regime import RegimeSeries, compute_regime, regime_signal
-from index_engine.schedule import rebalance_mask
-from index_engine.selection import panel_view, select
+from index_engine.schedule import calendar_mask, rebalance_mask
+from index_engine.selection import panel_view, select, selection_rules
 from index_engine.universe import screens
-from index_engine.weighting import weigh
+from index_engine.weighting import weigh, weight_rules
 
 
 class PlanCache:
@@ -54,6 +56,8 @@ class IndexPlan:
         targets: target weights of the risk assets per trade (sparse CSR, ``kernels.sparse.Targets``);
             the stable sleeve gets 1 − the row sum.
         reselected: (R,) True where the trade re-selected its members (a reconstitution).
+        skippable: (R,) True where a drift band may skip the trade (a scheduled reweight-only date).
+        drift_band: ``rebalance.drift_band`` (0: never skip).
         n_assets: N, the panel's number of asset columns.
         stable_col: column of the stable asset, or −1 for the ``cash`` sleeve.
         regime: the regime series over the whole panel (state through each observation).
@@ -70,6 +74,8 @@ class IndexPlan:
     trade_kind: np.ndarray
     targets: Targets
     reselected: np.ndarray
+    skippable: np.ndarray
+    drift_band: float
     n_assets: int
     stable_col: int
     regime: RegimeSeries
@@ -140,11 +146,63 @@ def trade_schedule(
 def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = None) -> IndexPlan:
     """The methodology's trade dates and target weights for ``cfg`` over ``market``.
 
-    ``cache`` (optional) shares the regime series and the rebalance calendar between calls.
+    ``cache`` (optional) shares the regime series, calendars, smoothed caps and membership lists
+    between calls (sweeps over one market).
     """
     cache = cache or PlanCache()
     first, last = backtest_window(cfg, market)
     stable_col = stable_column(cfg, market)
+    lag = cfg.rebalance.decision_lag
+    regime, regime_at = _regime(cfg, market, cache)
+    path = cfg.universe.membership
+    membership = cache.get(("membership", path), lambda: load_membership(path, market)) if path else None
+
+    # trade dates: the rebalance calendar, the reconstitution calendar and the list dates (+ switches)
+    rb = cfg.rebalance
+    scheduled = cache.get(("schedule", rb.frequency, rb.weekday), lambda: rebalance_mask(market.dates, rb))
+    recon = np.zeros(market.n_dates, bool)
+    if rb.reconstitution is not None:
+        recon |= cache.get(("schedule", rb.reconstitution, rb.weekday),
+                           lambda: calendar_mask(market.dates, rb.reconstitution, rb.weekday))
+    if membership is not None:
+        rows = np.searchsorted(market.dates, membership.dates, side="left")
+        recon[rows[rows < market.n_dates]] = True
+    # before row `lag` no data has been observed to decide on: the window starts in the stable sleeve
+    trade_rows, kind = trade_schedule(regime_at, scheduled | recon, max(first, lag), last)
+    decision_rows = trade_rows - lag
+    active = regime_at[trade_rows] == BULL
+    starts = (kind == KIND_INITIAL) | (kind == KIND_REGIME_ENTRY)
+    if rb.reconstitution is None and membership is None:
+        reselect = review = np.ones(trade_rows.size, bool)  # every trade re-selects
+    else:
+        review = recon[trade_rows] | starts | (rb.reconstitution is None)
+        reselect = review.copy()
+    schedule = TradeSchedule(trade_rows=trade_rows.astype(np.int64), decision_rows=decision_rows.astype(np.int64),
+                             active=active, reselect=reselect, review=review)
+
+    list_of_trade = membership.list_of_rows(market.dates[trade_rows]) if membership is not None else None
+    score = cache.get(("ranking_cap", cfg.market_cap.model_dump_json()), lambda: ranking_cap(market, cfg.market_cap))
+    view = panel_view(market, score)
+    scr = screens(market, cfg.universe, schedule.decision_rows, stable_col, list_of_trade,
+                  None if membership is None else membership.members)
+    ptr, cols, missing_scores = select(view, scr, selection_rules(cfg.selection, market), schedule)
+    rules = weight_rules(cfg.weighting, market, None if membership is None else membership.weights, list_of_trade)
+    targets, flags = weigh(ptr, cols, score, schedule.decision_rows, rules)
+    skippable = _drift_candidates(cfg, kind, reselect, recon[trade_rows], ptr, cols)
+
+    warnings = [*weighting_warnings(cfg, market, trade_rows, flags),
+                *selection_warnings(cfg, market, trade_rows, active, np.diff(ptr), missing_scores)]
+    if membership is not None:
+        warnings += membership_warnings(membership, market, trade_rows, list_of_trade)
+    stale = stale_decision_warning(market, trade_rows, decision_rows)
+    if stale is not None:
+        warnings.append(stale)
+    return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, targets, reselect & active, skippable,
+                     float(rb.drift_band), market.n_assets, stable_col, regime, regime_at, tuple(warnings))
+
+
+def _regime(cfg: IndexConfig, market: MarketData, cache: PlanCache) -> tuple[RegimeSeries, np.ndarray]:
+    """The regime series and (T,) the state in effect for a trade at each row (decision lag applied)."""
     lag = cfg.rebalance.decision_lag
     if cfg.regime.signal == "total_market_cap_sma":
         signal_key = ("total_market_cap", tuple(cfg.universe.exclude_categories), tuple(cfg.universe.assets or ()))
@@ -156,84 +214,21 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     regime_at = np.full(market.n_dates, BULL, np.int8)  # undefined before any data → bullish
     if lag < market.n_dates:
         regime_at[lag:] = regime.state[: market.n_dates - lag]
-
-    # before row `lag` no data has been observed to decide on: the window starts in the stable sleeve
-    invest_from = max(first, lag)
-    scheduled = cache.get(("schedule", cfg.rebalance.frequency, cfg.rebalance.weekday),
-                          lambda: rebalance_mask(market.dates, cfg.rebalance))
-    trade_rows, kind = trade_schedule(regime_at, scheduled, invest_from, last)
-    decision_rows = trade_rows - lag
-    active = regime_at[trade_rows] == BULL
-    every = np.ones(trade_rows.size, bool)
-    schedule = TradeSchedule(trade_rows=trade_rows.astype(np.int64), decision_rows=decision_rows.astype(np.int64),
-                             active=active, reselect=every, review=every)
-
-    view = cache.get(("panel_view",), lambda: panel_view(market))
-    ptr, cols, missing_scores = select(view, screens(market, cfg.universe, schedule.decision_rows, stable_col),
-                                       cfg.selection, schedule)
-    targets, flags = weigh(ptr, cols, market.market_cap, schedule.decision_rows, cfg.weighting)
-
-    n_sel = np.diff(ptr)
-    infeasible = (flags & INFEASIBLE_CAP) != 0
-    warnings = []
-    if infeasible.any():
-        warnings.append(DataWarning(
-            "cap_infeasible", int(infeasible.sum()),
-            f"weighting.max_weight={cfg.weighting.max_weight} is infeasible (n × max_weight < 1) at "
-            f"{int(infeasible.sum())} trades: equal weights used there",
-            [str(market.dates[r]) for r in trade_rows[infeasible][:10]],
-        ))
-    short = active & (n_sel < cfg.selection.top_n)
-    if short.any():
-        warnings.append(DataWarning(
-            "selection_short", int(short.sum()),
-            f"fewer than top_n={cfg.selection.top_n} eligible assets at {int(short.sum())} trades "
-            f"(min {int(n_sel[short].min())})",
-            [f"{market.dates[r]}: {c}" for r, c in zip(trade_rows[short][:10], n_sel[short][:10])],
-        ))
-    empty = active & (n_sel == 0)
-    if empty.any():
-        warnings.append(DataWarning(
-            "selection_empty", int(empty.sum()),
-            f"no eligible asset at {int(empty.sum())} bullish trades: the stable sleeve is held there",
-            [str(market.dates[r]) for r in trade_rows[empty][:10]],
-        ))
-    if missing_scores:
-        warnings.append(DataWarning(
-            "missing_score", int(missing_scores),
-            f"{missing_scores} (asset, trade) pairs were excluded because a universe.min_scores score was missing",
-        ))
-    if cfg.universe.assets is not None:
-        unknown = sorted(set(cfg.universe.assets) - set(market.asset_ids.tolist()))
-        if unknown:
-            warnings.append(DataWarning(
-                "unknown_assets", len(unknown),
-                f"universe.assets names {len(unknown)} asset_ids that are not in the data: they are ignored",
-                unknown[:10],
-            ))
-    gap_warning = _stale_decision_warning(market, trade_rows, decision_rows)
-    if gap_warning is not None:
-        warnings.append(gap_warning)
-    return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, targets, every, market.n_assets,
-                     stable_col, regime, regime_at, tuple(warnings))
+    return regime, regime_at
 
 
-def _stale_decision_warning(market: MarketData, trade_rows: np.ndarray, decision_rows: np.ndarray) -> DataWarning | None:
-    """Trades whose decision data is much older than the calendar's usual spacing (e.g. a data hole)."""
-    if trade_rows.size == 0 or market.n_dates < 2:
-        return None
-    days = market.dates.astype(np.int64)
-    spacing = float(np.median(np.diff(days)))
-    have = decision_rows >= 0
-    age = days[trade_rows[have]] - days[decision_rows[have]]
-    lag = np.maximum(trade_rows[have] - decision_rows[have], 1)
-    stale = age > 3 * spacing * lag
-    if not stale.any():
-        return None
-    rows = trade_rows[have][stale]
-    return DataWarning(
-        "stale_decision", int(stale.sum()),
-        f"{int(stale.sum())} trades decide on data more than 3× the usual spacing ({spacing:g} days) older "
-        f"than the trade date (max {int(age.max())} days): a hole in the data; consider backtest.start after it",
-        [f"{market.dates[r]} decides on {market.dates[d]}" for r, d in zip(rows[:10], decision_rows[have][stale][:10])],
-    )
+def _drift_candidates(cfg: IndexConfig, kind: np.ndarray, reselect: np.ndarray, calendar_recon: np.ndarray,
+                      ptr: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(R,) trades a drift band may skip: scheduled, not a calendar reconstitution (nor a list date), and
+    with the same members as the trade before (so nothing enters or leaves)."""
+    out = np.zeros(kind.size, bool)
+    if cfg.rebalance.drift_band <= 0:
+        return out
+    for k in range(1, kind.size):
+        if kind[k] != KIND_SCHEDULED or calendar_recon[k]:
+            continue
+        if cfg.rebalance.reconstitution is not None and reselect[k]:
+            continue
+        a, b = cols[ptr[k - 1]: ptr[k]], cols[ptr[k]: ptr[k + 1]]
+        out[k] = a.size > 0 and np.array_equal(a, b)
+    return out

@@ -11,6 +11,7 @@ import numpy as np
 
 from index_engine.config import SelectionConfig
 from index_engine.data.panel import MarketData
+from index_engine.errors import PlanError
 from index_engine.kernels.selection import PanelView, Screens, SelectionRules, TradeSchedule, select_members
 
 
@@ -21,9 +22,22 @@ def panel_view(market: MarketData, rank_score: np.ndarray | None = None) -> Pane
                      volume=market.volume, days=market.dates.astype(np.int64))
 
 
-def select(view: PanelView, screens: Screens, cfg: SelectionConfig, schedule: TradeSchedule
+def selection_rules(cfg: SelectionConfig, market: MarketData) -> SelectionRules:
+    """The kernel's rules for ``cfg``; a composite rank needs volume in the data."""
+    weights = cfg.composite or {}
+    if cfg.rank_by == "composite" and weights.get("volume", 0.0) > 0 and not np.isfinite(market.volume).any():
+        raise PlanError(f"selection.composite ranks by volume, but the market data ({market.source}) has no "
+                        "volume_24h_usd values")
+    return SelectionRules(
+        top_n=cfg.top_n, entry_rank=cfg.entry, exit_rank=cfg.exit, qualify_reviews=cfg.qualify_reviews,
+        replace_dropped=cfg.replace_dropped,
+        composite_cap=float(weights.get("market_cap", 0.0)) if cfg.rank_by == "composite" else 0.0,
+        composite_volume=float(weights.get("volume", 0.0)) if cfg.rank_by == "composite" else 0.0,
+    )
+
+
+def select(view: PanelView, screens: Screens, rules: SelectionRules, schedule: TradeSchedule
            ) -> tuple[np.ndarray, np.ndarray, int]:
     """Members CSR ``(ptr, col)`` of every trade, and the count of pairs excluded for a missing score."""
-    rules = SelectionRules(top_n=cfg.top_n, entry_rank=cfg.entry, exit_rank=cfg.exit, qualify_reviews=1,
-                           replace_dropped=False, composite_cap=0.0, composite_volume=0.0)
-    return select_members(view, screens, rules, schedule)
+    ptr, cols, missing = select_members(view, screens, rules, schedule)
+    return ptr, cols, int(missing)

@@ -18,6 +18,7 @@ import backtest.engine
 from backtest import BacktestError, run_backtest
 from index_engine import IndexConfig, build_plan
 from index_engine.data import panel_from_dense
+from index_engine.testing import rules
 from index_engine.testing import (
     CALENDARS,
     check_no_lookahead,
@@ -107,7 +108,16 @@ def test_caps_hold_and_weights_sum_to_one(market_config):
     bull = plan.regime_at[plan.trade_rows] == 1
     assert (total[~bull] == 0).all(), "bear trades hold only the stable sleeve"
     np.testing.assert_allclose(total[n_sel > 0], 1.0, rtol=0, atol=1e-12)
-    cap = cfg.weighting.max_weight
+    wc = cfg.weighting
+    if wc.rank_caps or wc.min_weight or wc.category_caps or wc.fixed or cfg.universe.membership:
+        # every bound of the general problem, re-derived (tiered caps, floors, category caps, fixed weights)
+        score = rules.ranking_cap(cfg, market)
+        for k in np.flatnonzero(n_sel > 0):
+            cols, w = plan.targets.row(k)
+            rules.check_weights(cfg, market, int(plan.trade_rows[k]), dict(zip(market.asset_ids[cols], w)),
+                                f"trade {k}", score)
+        return
+    cap = wc.max_weight
     if cap is not None and cap < 1:
         feasible = n_sel * cap >= 1
         assert (plan.weights[feasible] <= cap * (1 + 1e-12)).all()

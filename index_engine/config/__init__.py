@@ -8,6 +8,7 @@ wrong type is an error naming it. ``IndexConfig`` is the whole file; its section
 from index_engine.config.index import IndexConfig
 from index_engine.config.methodology import (
     WEEKDAYS,
+    MarketCapConfig,
     MethodologyConfig,
     RebalanceConfig,
     RegimeConfig,
@@ -23,6 +24,6 @@ from index_engine.errors import ConfigError
 
 __all__ = [
     "WEEKDAYS", "BacktestConfig", "BenchmarksConfig", "ConfigError", "CostsConfig", "DataConfig", "IndexConfig",
-    "MethodologyConfig", "RebalanceConfig", "RegimeConfig", "ReplayConfig", "RunSettings", "SelectionConfig",
+    "MarketCapConfig", "MethodologyConfig", "RebalanceConfig", "RegimeConfig", "ReplayConfig", "RunSettings", "SelectionConfig",
     "SlippageConfig", "StableConfig", "SyntheticConfig", "UniverseConfig", "WeightingConfig", "read_yaml",
 ]

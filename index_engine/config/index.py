@@ -19,10 +19,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 
 from index_engine.config.base import Section, key
 from index_engine.config.methodology import (
+    MarketCapConfig,
     MethodologyConfig,
     RebalanceConfig,
     RegimeConfig,
@@ -42,6 +43,7 @@ class IndexConfig(Section):
 
     name: str = RunSettings.model_fields["name"]  # type: ignore[assignment]
     description: str = RunSettings.model_fields["description"]  # type: ignore[assignment]
+    market_cap: MarketCapConfig = MarketCapConfig()
     universe: UniverseConfig = UniverseConfig()
     selection: SelectionConfig = SelectionConfig()
     weighting: WeightingConfig = WeightingConfig()
@@ -52,6 +54,14 @@ class IndexConfig(Section):
     backtest: BacktestConfig = BacktestConfig()
     benchmarks: BenchmarksConfig = BenchmarksConfig()
     data: DataConfig = DataConfig()
+
+    @model_validator(mode="after")
+    def _cross_sections(self) -> "IndexConfig":
+        w, top_n = self.weighting, self.selection.top_n
+        if w.min_weight is not None and w.min_weight * top_n > 1 + 1e-12:
+            raise ValueError(f"weighting.min_weight ({w.min_weight}) × selection.top_n ({top_n}) > 1: the floors "
+                             "cannot all hold")
+        return self
 
     # ---- the three groups ---------------------------------------------------------------------
     @property
@@ -76,7 +86,17 @@ class IndexConfig(Section):
         path = Path(path)
         raw = read_yaml(path, "config file")
         cfg = cls.from_dict({} if raw is None else raw, source=str(path))
-        return cfg.model_copy(update={"data": _resolve_paths(cfg.data, path.parent)})
+        return cfg.with_paths_from(path.parent)
+
+    def with_paths_from(self, folder: str | Path) -> "IndexConfig":
+        """A copy whose relative file paths (``data.path``, ``data.categories``, ``universe.membership``)
+        are resolved against ``folder`` (a config file's folder), as ``from_yaml`` does."""
+        folder = Path(folder)
+        upd: dict = {"data": _resolve_paths(self.data, folder)}
+        member = self.universe.membership
+        if member and not Path(member).is_absolute():
+            upd["universe"] = self.universe.model_copy(update={"membership": str((folder / member).resolve())})
+        return self.model_copy(update=upd)
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> IndexConfig:

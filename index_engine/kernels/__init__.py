@@ -8,9 +8,11 @@ callers name every field.
 
 from index_engine.kernels.capping import cap_weights, waterfill, weights_for_members
 from index_engine.kernels.rolling import (
+    ewma_of_valid,
     positive_row_sum,
     regime_states,
     rolling_mean,
+    sma_of_valid,
     trailing_daily_vol,
     trailing_mean,
 )
@@ -20,10 +22,12 @@ from index_engine.kernels.sparse import Targets
 __all__ = [
     "Targets",
     "cap_weights",
+    "ewma_of_valid",
     "positive_row_sum",
     "regime_states",
     "rolling_mean",
     "select_members",
+    "sma_of_valid",
     "trailing_daily_vol",
     "trailing_mean",
     "waterfill",

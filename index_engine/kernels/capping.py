@@ -22,6 +22,7 @@ INFEASIBLE_CAP = 1  # Σ caps < budget: weights proportional to the caps instead
 INFEASIBLE_FLOOR = 2  # Σ floors > budget: weights proportional to the floors instead
 INFEASIBLE_CATEGORY = 4  # category caps cannot all hold (e.g. only capped categories): caps ignored
 FIXED_MISSING = 8  # a fixed-weight asset is not a member at this trade: the others share its weight
+FIXED_RESCALED = 16  # only fixed-weight members and their weights sum below 1: scaled up to sum to 1
 
 
 class WeightRules(NamedTuple):
@@ -239,6 +240,15 @@ def _general(rules, cols, raw, w) -> int:
             free[j] = False
             w[j] = f
             budget -= f
+    n_free = 0
+    for j in range(m):
+        if free[j]:
+            n_free += 1
+    if n_free == 0 and budget > 1e-12:  # nobody can take the rest: scale the fixed weights up, flagged
+        total = 1.0 - budget
+        for j in range(m):
+            w[j] = w[j] / total
+        return FIXED_RESCALED
     floor = np.empty(m)
     cap = np.empty(m)
     _bounds(rules, raw, free, floor, cap)
@@ -269,8 +279,9 @@ def _general(rules, cols, raw, w) -> int:
                 rest -= rules.category_caps[c]
                 for j in range(m):
                     in_group[j] = free[j] and rules.category[cols[j]] == c
-                flags |= waterfill(_subset(raw, in_group), _subset(floor, in_group), _subset(cap, in_group),
-                                   rules.category_caps[c], part)
+                if waterfill(_subset(raw, in_group), _subset(floor, in_group), _subset(cap, in_group),
+                             rules.category_caps[c], part) != 0:
+                    return -1  # the category's own floors exceed its cap
                 _fill(part, in_group, w)
         any_rest = False
         for j in range(m):
@@ -279,7 +290,9 @@ def _general(rules, cols, raw, w) -> int:
             any_rest = any_rest or in_group[j]
         if not any_rest or rest < 0.0:
             return -1  # nothing outside the capped categories can take the excess
-        flags |= waterfill(_subset(raw, in_group), _subset(floor, in_group), _subset(cap, in_group), rest, part)
+        got = waterfill(_subset(raw, in_group), _subset(floor, in_group), _subset(cap, in_group), rest, part)
+        if got != 0:
+            return -1  # the names outside cannot take the excess within their own caps and floors
         _fill(part, in_group, w)
     return flags
 

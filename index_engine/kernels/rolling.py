@@ -128,3 +128,42 @@ def regime_states(signal: np.ndarray, sma: np.ndarray, band: float, confirm: int
                 count = 0
         state[t] = cur
     return state
+
+
+@njit(cache=True)
+def ewma_of_valid(x: np.ndarray, alpha: float) -> np.ndarray:
+    """(T, N) exponentially weighted average per column over the valid (finite, > 0) values: seeded
+    with the first valid value, s = α·x + (1 − α)·s_prev on each valid row, carried unchanged over
+    invalid rows; NaN before the first valid value. Row t uses rows ≤ t only."""
+    t_count, n = x.shape
+    out = np.empty((t_count, n))
+    state = np.full(n, np.nan)
+    keep = 1.0 - alpha
+    for t in range(t_count):
+        for i in range(n):
+            v = x[t, i]
+            if v > 0.0 and v < np.inf:
+                s = state[i]
+                state[i] = v if s != s else alpha * v + keep * s
+            out[t, i] = state[i]
+    return out
+
+
+@njit(cache=True)
+def sma_of_valid(x: np.ndarray, window: int) -> np.ndarray:
+    """(T, N) mean of the valid (finite, > 0) values among rows t − window + 1 … t of each column,
+    summed oldest first; NaN where the window holds none. Row t uses rows ≤ t only."""
+    t_count, n = x.shape
+    out = np.empty((t_count, n))
+    for t in range(t_count):
+        lo = max(0, t - window + 1)
+        for i in range(n):
+            s = 0.0
+            c = 0
+            for j in range(lo, t + 1):
+                v = x[j, i]
+                if v > 0.0 and v < np.inf:
+                    s += v
+                    c += 1
+            out[t, i] = s / c if c > 0 else np.nan
+    return out

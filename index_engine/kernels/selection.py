@@ -10,9 +10,10 @@ in effect, the list names it.
 Ranking: by ``rank_score[d]`` descending (market cap, or a smoothed market cap), or by the composite
 of the ranks of market cap and trailing volume (MVIS style); ties by column (= asset_id order).
 Buffers: incumbents (the members of the last re-selection, when the previous trade was invested)
-stay while rank ≤ exit_rank; newcomers enter at rank ≤ entry_rank, and only after qualifying at
-``qualify_reviews`` consecutive reviews; the result is trimmed to ``top_n`` by rank or filled by rank
-from qualified eligible assets. Between reconstitutions the member set is kept (see ``select_members``).
+stay while rank ≤ exit_rank; newcomers enter at rank ≤ entry_rank, and — while the index stands
+(there are incumbents) — only after qualifying at ``qualify_reviews`` consecutive reviews; the result
+is trimmed to ``top_n`` by rank or filled by rank from incumbents and qualified assets. A start (the
+first investment or a regime entry) has no incumbents and selects by rank alone. Between reconstitutions the member set is kept (see ``select_members``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def _eligible(panel, screens, k, d, t, idx, missing) -> int:
         return 0
     lst = screens.list_of_trade[k] if screens.list_of_trade.shape[0] > 0 else -1
     use_scores = screens.score_ok.shape[0] > 0
+    use_lists = screens.list_members.shape[0] > 0
     for i in range(n):
         if not screens.static_ok[i]:
             continue
@@ -95,7 +97,7 @@ def _eligible(panel, screens, k, d, t, idx, missing) -> int:
             continue
         if screens.min_history_days > 0 and panel.days[d] - screens.first_day[i] < screens.min_history_days:
             continue
-        if lst >= 0 and not screens.list_members[lst, i]:
+        if use_lists and (lst < 0 or not screens.list_members[lst, i]):  # before the first list: none
             continue
         if screens.min_volume > 0.0 and trailing_mean(panel.volume, d, i, screens.volume_window) < screens.min_volume:
             continue
@@ -194,8 +196,8 @@ def _reselect(rules, order, m, members, incumbent, qualified, out) -> None:
         i = order[pos]
         if incumbent and members[i]:
             ok = rank <= rules.exit_rank
-        else:
-            ok = rank <= rules.entry_rank and qualified[i]
+        else:  # the time buffer guards a standing index; a start (no incumbents) selects by rank alone
+            ok = rank <= rules.entry_rank and (qualified[i] or not incumbent)
         if ok and chosen < rules.top_n:  # candidates come in rank order: trimming drops the worst-ranked
             picked[pos] = True
             chosen += 1
@@ -203,7 +205,7 @@ def _reselect(rules, order, m, members, incumbent, qualified, out) -> None:
         if chosen >= rules.top_n:
             break
         i = order[pos]
-        if not picked[pos] and ((incumbent and members[i]) or qualified[i]):
+        if not picked[pos] and (not incumbent or members[i] or qualified[i]):
             picked[pos] = True
             chosen += 1
     out[:] = False

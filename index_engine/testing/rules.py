@@ -41,14 +41,56 @@ def trailing_mean(x: np.ndarray, d: int, window: int) -> np.ndarray:
     return np.where(cnt > 0, np.nansum(win, axis=0) / np.maximum(cnt, 1), 0.0)
 
 
-def scheduled(days: list, rb) -> np.ndarray:
-    """Scheduled observations: a scheduled calendar day falls in (previous observation, this one]."""
+def _calendar(days: list, frequency: str, weekday: str) -> np.ndarray:
     out = np.zeros(len(days), bool)
     for r, day in enumerate(days):
         prev = days[r - 1] if r else day - dt.timedelta(days=1)
         span = [prev + dt.timedelta(days=k) for k in range(1, (day - prev).days + 1)]
-        out[r] = rb.frequency == "every_observation" or any(
-            (d.weekday() == WEEKDAYS.index(rb.weekday)) if rb.frequency == "weekly" else d.day == 1 for d in span)
+        if frequency == "every_observation":
+            out[r] = True
+        elif frequency == "weekly":
+            out[r] = any(d.weekday() == WEEKDAYS.index(weekday) for d in span)
+        elif frequency == "monthly":
+            out[r] = any(d.day == 1 for d in span)
+        else:  # quarterly
+            out[r] = any(d.day == 1 and d.month in (1, 4, 7, 10) for d in span)
+    return out
+
+
+def scheduled(days: list, rb) -> np.ndarray:
+    """Scheduled observations: a scheduled calendar day falls in (previous observation, this one]."""
+    return _calendar(days, rb.frequency, rb.weekday)
+
+
+def reconstitutions(days: list, rb, list_dates: list) -> np.ndarray:
+    """Calendar reconstitutions (``rebalance.reconstitution``) and the first observation on or after each
+    membership list's date."""
+    out = np.zeros(len(days), bool) if rb.reconstitution is None else _calendar(days, rb.reconstitution, rb.weekday)
+    for ld in list_dates:
+        later = [r for r, d in enumerate(days) if d >= ld]
+        if later:
+            out[later[0]] = True
+    return out
+
+
+def ranking_cap(cfg: IndexConfig, market: MarketData) -> np.ndarray:
+    """(T, N) market cap the methodology ranks and weights by: raw, EWMA or SMA of the valid caps."""
+    mc, m = market.market_cap, cfg.market_cap
+    if m.smoothing == "none":
+        return mc
+    out = np.full(mc.shape, np.nan)
+    alpha = 1.0 - 0.5 ** (1.0 / m.halflife) if m.smoothing == "ewma" else 0.0
+    for i in range(mc.shape[1]):
+        s, valid = math.nan, []
+        for t in range(mc.shape[0]):
+            v = mc[t, i]
+            ok = math.isfinite(v) and v > 0
+            if m.smoothing == "ewma":
+                s = (v if math.isnan(s) else alpha * v + (1 - alpha) * s) if ok else s
+                out[t, i] = s
+            else:
+                vals = [x for x in mc[max(0, t - m.window + 1): t + 1, i] if math.isfinite(x) and x > 0]
+                out[t, i] = sum(vals) / len(vals) if vals else math.nan
     return out
 
 
@@ -76,8 +118,9 @@ def bull_at(cfg: IndexConfig, market: MarketData) -> np.ndarray:
     return out[:t_all]
 
 
-def eligible(cfg: IndexConfig, market: MarketData, t: int, first: list) -> np.ndarray:
-    """(N,) eligibility for a trade at row t (decision row t − lag) under ``cfg.universe``."""
+def eligible(cfg: IndexConfig, market: MarketData, t: int, first: list, listed: np.ndarray | None = None) -> np.ndarray:
+    """(N,) eligibility for a trade at row t (decision row t − lag) under ``cfg.universe``; ``listed``
+    (N,) bool is the membership list in effect (None: no lists)."""
     d, u = t - cfg.rebalance.decision_lag, cfg.universe
     if d < 0:
         return np.zeros(market.n_assets, bool)
@@ -88,31 +131,86 @@ def eligible(cfg: IndexConfig, market: MarketData, t: int, first: list) -> np.nd
     e &= np.array([f is not None and (market.dates[d].astype(object) - f).days >= u.min_history_days for f in first])
     for name, lowest in getattr(u, "min_scores", {}).items():  # a missing score fails the screen
         e &= np.nan_to_num(market.scores[name][d], nan=-np.inf) >= lowest
+    if listed is not None:
+        e &= listed
     return e & (trailing_mean(market.volume, d, u.volume_window) >= u.min_volume_usd if u.min_volume_usd else True)
 
 
-def selection(cfg: IndexConfig, market: MarketData, t: int, elig: np.ndarray, incumbents: set) -> set:
-    """Top-N by market cap at the decision row (ties by asset_id) with the entry/exit buffer."""
+def ranked(cfg: IndexConfig, market: MarketData, t: int, elig: np.ndarray, score: np.ndarray) -> list[str]:
+    """Eligible asset_ids in rank order at trade row t: by ``score`` at the decision row descending, or by
+    the composite of market-cap and volume ranks (ascending); ties by asset_id."""
     d, s = t - cfg.rebalance.decision_lag, cfg.selection
-    ranked = sorted(np.flatnonzero(elig), key=lambda i: (-market.market_cap[d, i], market.asset_ids[i]))
-    order = [market.asset_ids[i] for i in ranked]
-    picked = [a for r, a in enumerate(order, 1) if r <= (s.exit if a in incumbents else s.entry)][: s.top_n]
-    return set(picked + [a for a in order if a not in picked][: s.top_n - len(picked)])
+    cols = np.flatnonzero(elig)
+    ids = market.asset_ids
+    if s.rank_by != "composite":
+        return [ids[i] for i in sorted(cols, key=lambda i: (-score[d, i], ids[i]))]
+    vol = trailing_mean(market.volume, d, cfg.universe.volume_window)
+    by_cap = {i: r for r, i in enumerate(sorted(cols, key=lambda i: (-score[d, i], ids[i])), 1)}
+    by_vol = {i: r for r, i in enumerate(sorted(cols, key=lambda i: (-vol[i], ids[i])), 1)}
+    wc, wv = (s.composite or {}).get("market_cap", 0.0), (s.composite or {}).get("volume", 0.0)
+    key = {i: (wc * by_cap[i] + wv * by_vol[i]) / (wc + wv) for i in cols}
+    return [ids[i] for i in sorted(cols, key=lambda i: (key[i], ids[i]))]
 
 
-def check_weights(cfg: IndexConfig, market: MarketData, t: int, w: dict, where: str) -> None:
-    """Risk weights: ≤ max_weight where feasible (else equal), uncapped names ∝ the scheme's raw weight."""
-    cap_mc = np.array([market.market_cap[t - cfg.rebalance.decision_lag, market.asset_index(a)] for a in w])
-    raw = {"market_cap": cap_mc, "sqrt_market_cap": np.sqrt(cap_mc), "equal": np.ones(len(w))}[cfg.weighting.scheme]
-    wv, cap = np.array(list(w.values())), min(cfg.weighting.max_weight or 1.0, 1.0)
-    if len(w) * cap < 1:
-        return req(np.allclose(wv, 1 / len(w), rtol=1e-9, atol=0), f"{where}: infeasible cap, weights not equal {w}")
-    req((wv <= cap * (1 + 1e-12)).all(), f"{where}: a weight exceeds max_weight={cap}: {w}")
-    free = wv < cap * (1 - 1e-9)
-    if free.any():
-        lam = wv[free] / raw[free]
-        req(np.allclose(lam, lam[0], rtol=1e-9, atol=0), f"{where}: uncapped weights not ∝ {cfg.weighting.scheme}: {w}")
-        req((raw[~free] * lam[0] >= cap * (1 - 1e-9)).all(), f"{where}: a capped name ranks below an uncapped one {w}")
+def selection(cfg: IndexConfig, order: list[str], incumbents: set, qualified: set | None = None,
+              standing: bool = True) -> set:
+    """Top-N of ``order`` with the entry/exit buffer; while the index stands (the previous trade was
+    invested) a newcomer must be in ``qualified`` (the time buffer); filled by rank from incumbents and
+    qualified newcomers."""
+    s = cfg.selection
+    can_enter = (lambda a: True) if not standing or qualified is None else (lambda a: a in qualified)
+    picked = [a for r, a in enumerate(order, 1)
+              if (r <= s.exit if a in incumbents else r <= s.entry and can_enter(a))][: s.top_n]
+    fill = [a for a in order if a not in picked and (a in incumbents or can_enter(a))]
+    return set(picked + fill[: s.top_n - len(picked)])
+
+
+def check_weights(cfg: IndexConfig, market: MarketData, t: int, w: dict, where: str, score: np.ndarray,
+                  listed_weights: dict | None = None) -> None:
+    """Risk weights against every bound: fixed weights exact; caps (tiered by raw weight, else
+    max_weight), floors and category caps hold; names strictly inside their bounds (and outside capped
+    categories) are proportional to the scheme's raw weight (or the published list weights)."""
+    wc = cfg.weighting
+    ids = list(w)
+    d = t - cfg.rebalance.decision_lag
+    mc = np.array([score[d, market.asset_index(a)] for a in ids])
+    raw = {"market_cap": mc, "sqrt_market_cap": np.sqrt(mc), "equal": np.ones(len(ids))}[wc.scheme]
+    if listed_weights:
+        raw = np.array([listed_weights.get(a, r) for a, r in zip(ids, raw)])
+    wv = np.array([w[a] for a in ids])
+    fixed = {a: f for a, f in (wc.fixed or {}).items() if a in w}
+    if fixed and len(fixed) == len(ids):  # nothing else can take the rest: fixed weights scaled to sum to 1
+        fixed = {a: f / sum(fixed.values()) for a, f in fixed.items()}
+    for a, f in fixed.items():
+        req(abs(w[a] - f) <= 1e-12, f"{where}: fixed weight of {a} is {w[a]}, expected {f}")
+    free_idx = [j for j, a in enumerate(ids) if a not in fixed]
+    cap = np.full(len(ids), min(wc.max_weight or 1.0, 1.0))
+    for r, j in enumerate(sorted(free_idx, key=lambda j: (-raw[j], ids[j]))):  # ties by asset_id
+        if r < len(wc.rank_caps or []):
+            cap[j] = wc.rank_caps[r]
+    floor = np.full(len(ids), wc.min_weight or 0.0)
+    budget = 1.0 - sum(fixed.values())
+    if sum(cap[j] for j in free_idx) < budget - 1e-12 or sum(floor[j] for j in free_idx) > budget + 1e-12:
+        return  # infeasible bounds: the documented fallback (proportional to caps / floors), warned
+    cats = market.categories
+    over = {c for c, v in (wc.category_caps or {}).items()
+            if sum(w[a] for a in ids if a not in fixed and cats[market.asset_index(a)] == c) > v + 1e-9}
+    if over:
+        return  # category caps that cannot hold are ignored there (warning category_cap_infeasible)
+    for j in free_idx:
+        req(wv[j] <= cap[j] * (1 + 1e-9) + 1e-12, f"{where}: {ids[j]} weight {wv[j]} above its cap {cap[j]}: {w}")
+        req(wv[j] >= floor[j] * (1 - 1e-9) - 1e-12, f"{where}: {ids[j]} weight {wv[j]} below the floor {floor[j]}")
+    capped_cats = {c for c, v in (wc.category_caps or {}).items()
+                   if abs(sum(w[a] for a in ids if a not in fixed and cats[market.asset_index(a)] == c) - v) <= 1e-9}
+    groups: dict = {}
+    for j in free_idx:
+        c = cats[market.asset_index(ids[j])]
+        inside = floor[j] * (1 + 1e-9) < wv[j] < cap[j] * (1 - 1e-9)
+        if inside:
+            groups.setdefault(c if c in capped_cats else None, []).append(j)
+    for members in groups.values():
+        lam = wv[members] / raw[members]
+        req(np.allclose(lam, lam[0], rtol=1e-9, atol=0), f"{where}: weights inside their bounds not ∝ raw: {w}")
 
 
 def order_costs(cfg: IndexConfig, market: MarketData, t: int, col: int, q: float, px: np.ndarray) -> tuple:

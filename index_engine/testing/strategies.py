@@ -110,7 +110,7 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
 @st.composite
 def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets: Sequence[str] = (),
                   dates: Optional[np.ndarray] = None, gas_assets: Sequence[str] = (),
-                  scores: Sequence[str] = ()) -> IndexConfig:
+                  scores: Sequence[str] = (), volume: bool = True) -> IndexConfig:
     """Random valid ``IndexConfig`` over every methodology and cost key.
 
     Selection (top_n 1..30, optional entry/exit buffer), weighting (any scheme, max_weight None or
@@ -120,11 +120,23 @@ def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets
     min_scores on one of ``scores``, an ``assets`` list from ``asset_ids``), costs (fee / platform fee / fixed slippage 0..100 bps or
     sqrt_impact, gas 0..5 USD or priced in one of ``gas_assets``, min_order_usd, max_participation),
     initial_nav 1e3..1e7 and, when ``dates`` is given, an optional backtest start/end inside them.
+    The published-index vocabulary is drawn too: smoothed market caps (EWMA/SMA), quarterly calendars,
+    a reconstitution calendar with a drift band, a composite rank (when ``volume``), a time buffer,
+    replacement of dropped members, tiered caps, a floor, a category cap and fixed weights.
     """
     top_n, ids, scores = draw(st.integers(1, 30)), list(asset_ids or []), list(scores)
     maybe = lambda: draw(st.integers(0, 3)) == 0  # noqa: E731 - an optional key, drawn 1 time in 4
     sel = {"top_n": top_n, "entry_rank": draw(st.none() | st.integers(1, top_n)),
            "exit_rank": draw(st.none() | st.integers(top_n, top_n + 10))}
+    if maybe():
+        sel.update(qualify_reviews=draw(st.integers(1, 3)), replace_dropped=draw(st.booleans()))
+    if volume and maybe():
+        sel.update(rank_by="composite", composite=draw(st.sampled_from(
+            [{"market_cap": 1.0, "volume": 1.0}, {"market_cap": 0.7, "volume": 0.3}, {"volume": 1.0}])))
+    market_cap = {}
+    if maybe():
+        market_cap = draw(st.sampled_from([{"smoothing": "ewma", "halflife": float(draw(st.integers(1, 20)))},
+                                           {"smoothing": "sma", "window": draw(st.integers(1, 20))}]))
     universe = {k: draw(v) for k, v in (
         ("exclude_categories", st.lists(st.sampled_from(CATEGORIES), unique=True)),
         ("min_history_days", st.integers(0, 60)),
@@ -155,13 +167,26 @@ def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets
     if gas_assets and maybe():
         costs.update(gas_units=draw(st.floats(1e4, 2e5)), gas_price_gwei=draw(st.floats(1, 100)),
                      gas_asset=draw(st.sampled_from(list(gas_assets))))
+    weighting = {"scheme": draw(st.sampled_from(["market_cap", "sqrt_market_cap", "equal"])),
+                 "max_weight": draw(st.none() | st.floats(0.02, 1.0))}
+    if maybe():
+        weighting["rank_caps"] = draw(st.lists(st.floats(0.05, 1.0), min_size=1, max_size=3))
+    if maybe():
+        caps = [c for c in [weighting["max_weight"], *weighting.get("rank_caps", [])] if c is not None]
+        weighting["min_weight"] = draw(st.floats(0.001, min([1.0 / top_n, *caps]) * 0.999))
+    if maybe():
+        weighting["category_caps"] = {draw(st.sampled_from(["exchange_token", "other"])): draw(st.floats(0.05, 1.0))}
+    if ids and maybe():
+        weighting["fixed"] = {draw(st.sampled_from(ids)): draw(st.floats(0.05, 0.6))}
+    rebalance = {"frequency": draw(st.sampled_from(["weekly", "monthly", "quarterly", "every_observation"])),
+                 "weekday": draw(st.sampled_from(WEEKDAYS)), "decision_lag": draw(st.integers(0, 3))}
+    if maybe():
+        rebalance.update(reconstitution=draw(st.sampled_from(["weekly", "monthly", "quarterly"])),
+                         drift_band=draw(st.sampled_from([0.0, 0.001, 0.02, 0.2])))
     return IndexConfig.from_dict({
-        "name": "hypothesis", "universe": universe, "selection": sel, "regime": regime, "backtest": backtest,
-        "costs": costs, "stable": {"asset": draw(st.sampled_from(["cash", *stable_assets]))},
-        "weighting": {"scheme": draw(st.sampled_from(["market_cap", "sqrt_market_cap", "equal"])),
-                      "max_weight": draw(st.none() | st.floats(0.02, 1.0))},
-        "rebalance": {"frequency": draw(st.sampled_from(["weekly", "monthly", "every_observation"])),
-                      "weekday": draw(st.sampled_from(WEEKDAYS)), "decision_lag": draw(st.integers(0, 3))},
+        "name": "hypothesis", "market_cap": market_cap, "universe": universe, "selection": sel, "regime": regime,
+        "backtest": backtest, "costs": costs, "stable": {"asset": draw(st.sampled_from(["cash", *stable_assets]))},
+        "weighting": weighting, "rebalance": rebalance,
     }, source="<hypothesis>")
 
 
@@ -173,7 +198,8 @@ def market_and_config(draw, **market_kwargs) -> tuple[MarketData, IndexConfig]:
     market = draw(markets(**market_kwargs))
     priced = [(a, c) for a, c, p in zip(market.asset_ids, market.categories, market.price[0]) if np.isfinite(p)]
     return market, draw(index_configs(list(market.asset_ids), [a for a, c in priced if c == "stablecoin"],
-                                      market.dates, [a for a, _ in priced], list(market.scores)))
+                                      market.dates, [a for a, _ in priced], list(market.scores),
+                                      volume=bool(np.isfinite(market.volume).any())))
 
 
 # ---- re-derivations of the documented rules (independent of the engine's code) ---------------------

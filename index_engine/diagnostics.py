@@ -1,0 +1,149 @@
+"""Methodology warnings: what a plan could not do as configured, counted and dated, never silent.
+
+Each function returns ``DataWarning`` objects for the run summary (``summary.json`` → ``warnings``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from index_engine.config import IndexConfig
+from index_engine.data.panel import DataWarning, MarketData
+from index_engine.kernels.capping import (
+    FIXED_MISSING,
+    FIXED_RESCALED,
+    INFEASIBLE_CAP,
+    INFEASIBLE_CATEGORY,
+    INFEASIBLE_FLOOR,
+)
+
+
+def _dates(market: MarketData, rows: np.ndarray, limit: int = 10) -> list[str]:
+    return [str(market.dates[r]) for r in rows[:limit]]
+
+
+def weighting_warnings(cfg: IndexConfig, market: MarketData, trade_rows: np.ndarray, flags: np.ndarray) -> list:
+    """Infeasible caps, floors or category caps, and fixed-weight assets that were not members."""
+    w = cfg.weighting
+    out = []
+    for bit, kind, text in (
+        (INFEASIBLE_CAP, "cap_infeasible",
+         f"the caps (weighting.max_weight={w.max_weight}, rank_caps={w.rank_caps}) sum to less than the weight to "
+         "place: weights proportional to the caps are used there (equal weights for one cap)"),
+        (INFEASIBLE_FLOOR, "floor_infeasible",
+         f"weighting.min_weight={w.min_weight} floors sum to more than the weight to place: weights proportional "
+         "to the floors are used there"),
+        (INFEASIBLE_CATEGORY, "category_cap_infeasible",
+         f"weighting.category_caps={w.category_caps} cannot all hold (every member is in a capped category): the "
+         "category caps are ignored there"),
+        (FIXED_MISSING, "fixed_not_selected",
+         f"a weighting.fixed asset ({', '.join(sorted(w.fixed or {}))}) was not a member: the other members share "
+         "its weight there"),
+        (FIXED_RESCALED, "fixed_rescaled",
+         "only weighting.fixed assets were members and their weights sum below 1: they were scaled up to sum to 1 "
+         "there (nothing else could take the rest)"),
+    ):
+        hit = (flags & bit) != 0
+        if hit.any():
+            out.append(DataWarning(kind, int(hit.sum()), f"{int(hit.sum())} trades: {text}",
+                                   _dates(market, trade_rows[hit])))
+    return out
+
+
+def selection_warnings(cfg: IndexConfig, market: MarketData, trade_rows: np.ndarray, active: np.ndarray,
+                       n_sel: np.ndarray, missing_scores: int) -> list:
+    """Short or empty selections, scores missing, ids of ``universe.assets`` not in the data."""
+    out = []
+    short = active & (n_sel < cfg.selection.top_n)
+    if short.any():
+        out.append(DataWarning(
+            "selection_short", int(short.sum()),
+            f"fewer than top_n={cfg.selection.top_n} eligible assets at {int(short.sum())} trades "
+            f"(min {int(n_sel[short].min())})",
+            [f"{market.dates[r]}: {c}" for r, c in zip(trade_rows[short][:10], n_sel[short][:10])],
+        ))
+    empty = active & (n_sel == 0)
+    if empty.any():
+        out.append(DataWarning(
+            "selection_empty", int(empty.sum()),
+            f"no eligible asset at {int(empty.sum())} bullish trades: the stable sleeve is held there",
+            _dates(market, trade_rows[empty]),
+        ))
+    if missing_scores:
+        out.append(DataWarning(
+            "missing_score", int(missing_scores),
+            f"{missing_scores} (asset, trade) pairs were excluded because a universe.min_scores score was missing",
+        ))
+    for key, ids in (("universe.assets", cfg.universe.assets), ("weighting.fixed", list(cfg.weighting.fixed or {}))):
+        unknown = sorted(set(ids or ()) - set(market.asset_ids.tolist()))
+        if unknown:
+            out.append(DataWarning(
+                "unknown_assets", len(unknown),
+                f"{key} names {len(unknown)} asset_ids that are not in the data: they are ignored", unknown[:10],
+            ))
+    return out
+
+
+def membership_warnings(membership, market: MarketData, trade_rows: np.ndarray, list_of_trade: np.ndarray) -> list:
+    """Listed ids absent from the data; trades before the first list (they hold no risk assets)."""
+    out = []
+    if membership.unknown:
+        out.append(DataWarning(
+            "membership_unknown_ids", len(membership.unknown),
+            f"{membership.source} lists {len(membership.unknown)} asset_ids that are not in the market data: they "
+            "cannot be held", membership.unknown[:10],
+        ))
+    before = list_of_trade < 0
+    if before.any():
+        out.append(DataWarning(
+            "membership_before_first_list", int(before.sum()),
+            f"{int(before.sum())} trades come before the first membership list ({membership.dates[0]}): no asset "
+            "is eligible there", _dates(market, trade_rows[before]),
+        ))
+    return out
+
+
+def stale_decision_warning(market: MarketData, trade_rows: np.ndarray, decision_rows: np.ndarray):
+    """Trades whose decision data is much older than the calendar's usual spacing (e.g. a data hole)."""
+    if trade_rows.size == 0 or market.n_dates < 2:
+        return None
+    days = market.dates.astype(np.int64)
+    have = decision_rows >= 0
+    # the usual spacing is the median gap of the calendar up to each trade row: later data never
+    # changes whether an earlier trade is flagged
+    spacing = running_median(np.diff(days).astype(float))
+    d = decision_rows[have]
+    usual = spacing[np.maximum(trade_rows[have] - 1, 0)]
+    age = days[trade_rows[have]] - days[d]
+    lag = np.maximum(trade_rows[have] - d, 1)
+    stale = age > 3 * usual * lag
+    if not stale.any():
+        return None
+    rows = trade_rows[have][stale]
+    return DataWarning(
+        "stale_decision", int(stale.sum()),
+        f"{int(stale.sum())} trades decide on data more than 3× the usual spacing of the calendar before them "
+        f"(median {float(np.median(usual[stale])):g} days) older than the trade date (max {int(age.max())} days): a "
+        "hole in the data; consider backtest.start after it",
+        [f"{market.dates[r]} decides on {market.dates[d]}" for r, d in zip(rows[:10], decision_rows[have][stale][:10])],
+    )
+
+
+def running_median(x: np.ndarray) -> np.ndarray:
+    """(n,) median of x[:i + 1] at each i (two heaps, O(n log n))."""
+    import heapq
+
+    low: list[float] = []  # max-heap (negated)
+    high: list[float] = []
+    out = np.empty(x.shape[0])
+    for i, v in enumerate(x.tolist()):
+        if low and v > -low[0]:
+            heapq.heappush(high, v)
+        else:
+            heapq.heappush(low, -v)
+        if len(low) > len(high) + 1:
+            heapq.heappush(high, -heapq.heappop(low))
+        elif len(high) > len(low):
+            heapq.heappush(low, -heapq.heappop(high))
+        out[i] = -low[0] if len(low) > len(high) else (-low[0] + high[0]) / 2.0
+    return out
