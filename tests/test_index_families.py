@@ -237,3 +237,50 @@ def test_drift_band_skips_small_reweights_but_never_reconstitutions_or_switches(
     # every skip happened with all drifted weights within the band
     none = run_backtest(c.with_overrides({"rebalance.drift_band": 0.0}), market, benchmarks=False)
     assert none.stats["n_rebalances_skipped"] == 0 and none.stats["n_transactions"] > r.stats["n_transactions"]
+
+
+# ---- the ready configs ---------------------------------------------------------------------------------
+FAMILIES = ("global100", "cci30", "coindesk20", "bitwise10", "bgci", "mvis_da10")
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_config_runs_on_the_synthetic_market(name):
+    from tests._helpers import ROOT
+
+    c = IndexConfig.from_yaml(ROOT / "configs" / f"{name}.yaml")
+    from index_engine import MarketData
+
+    market = MarketData.synthetic(seed=5, n_assets=120, days=500)
+    r = run_backtest(c, market, benchmarks=False)
+    assert r.stats["final_nav"] > 0 and r.stats["n_transactions"] > 0
+    assert f"# " in (ROOT / "configs" / f"{name}.yaml").read_text().splitlines()[0]  # cites its methodology
+
+
+@pytest.mark.real_data
+def test_family_rules_hold_on_real_data(real_data_dir):
+    import warnings
+
+    from index_engine import MarketData
+    from tests._helpers import ROOT
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        market = MarketData.from_parquet(real_data_dir / "cmc_daily_2013_2018.parquet",
+                                         categories=real_data_dir / "asset_categories.csv")
+    load = lambda n: IndexConfig.from_yaml(ROOT / "configs" / f"{n}.yaml").with_overrides(  # noqa: E731
+        {"backtest.start": "2015-01-01"})
+    cci = build_plan(load("cci30"), market)
+    quarters = {str(market.dates[r])[:7] for r, re in zip(cci.trade_rows, cci.reselected) if re}
+    assert quarters <= {f"{y}-{m:02d}" for y in (2015, 2016, 2017, 2018) for m in (1, 4, 7, 10)}
+    m = members(cci)
+    for k in range(1, len(m)):  # members only change at reconstitutions (or lose weight while ineligible)
+        if not cci.reselected[k]:
+            assert m[k] <= m[k - 1] | m[max(j for j in range(k) if cci.reselected[j])]
+    cd = build_plan(load("coindesk20"), market)
+    for k in range(cd.trade_rows.size):
+        cols, w = cd.targets.row(k)
+        if cols.size >= 5:  # feasible: 0.30 + 0.20 × (n − 1) ≥ 1
+            assert np.sort(w)[-1] <= 0.30 + 1e-12 and np.sort(w)[-2] <= 0.20 + 1e-12
+    bgci = build_plan(load("bgci"), market)
+    full = [k for k in range(bgci.trade_rows.size) if bgci.targets.row(k)[0].size >= 3]
+    assert all(bgci.targets.row(k)[1].min() >= 0.01 - 1e-12 for k in full)

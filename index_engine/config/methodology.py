@@ -213,8 +213,9 @@ class RebalanceConfig(Section):
             "between reconstitutions the members are kept and only reweighted. `null` = every trade re-selects.")
     drift_band: float = key(
         0.0, ge=0, lt=1, contract=True, allowed="≥ 0 and < 1, fraction of NAV",
-        doc="Skip a scheduled reweight-only trade when every |drifted weight − target| ≤ band (the stable sleeve "
-            "included); never a reconstitution, the first investment or a regime switch. `0` = never skip.")
+        doc="Skip a scheduled reweight-only trade (same members as the trade before) when every drifted weight "
+            "is within this distance of its target (the stable sleeve included); never a reconstitution, the first "
+            "investment or a regime switch. `0` = never skip.")
     weekday: Weekday = key("monday", contract=True, allowed="`monday` … `sunday` (lower case)",
                            doc="Day of the weekly rebalance. Ignored unless `frequency` is `weekly`.")
     decision_lag: int = key(
