@@ -157,6 +157,7 @@ _HELD_GUARD = threading.Lock()
 
 
 def lock_path(target: Path) -> Path:
+    """The lock file of a folder: ``<target>.lock`` beside it."""
     return target.parent / f"{target.name}.lock"
 
 

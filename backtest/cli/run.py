@@ -30,7 +30,7 @@ def summary_rows(stats: dict) -> list[tuple[str, str]]:
         ("max drawdown", f"{pct(s['max_drawdown'], 2)} ({s['max_drawdown_peak']} → {s['max_drawdown_trough']})"),
         ("Calmar", num(s["calmar"])), ("turnover / year", pct(s["turnover_annualised"], 2)),
         ("costs fee / platform / slippage / gas",
-         f"{num(s['costs_fee'])} / {num(s['costs_platform_fee'])} / {num(s['costs_slippage'])} / {num(s['costs_gas'])}"),
+         " / ".join(num(s[k]) for k in ("costs_fee", "costs_platform_fee", "costs_slippage", "costs_gas"))),
         ("regime switches", plural(s["n_regime_switches"], "switch")), ("time invested", pct(s["time_invested"], 2)),
         ("transactions", integer(s["n_transactions"])),
     ]

@@ -22,9 +22,11 @@ from backtest.cli.common import (
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--grid", "grid_path", required=True, type=click.Path(dir_okay=False),
               help="GRID.yaml: dotted config paths → lists of values.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (sweep.parquet, ranking.md).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Output folder (sweep.parquet, ranking.md).")
 @data_options
-@click.option("--workers", type=click.IntRange(min=1), help="Local processes (default: one per CPU; 1 = no subprocesses).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Local processes (default: one per CPU; 1 = no subprocesses).")
 @click.option("--scheduler", help="Dask distributed scheduler address, e.g. tcp://host:8786.")
 @click.option("--rank-by", default="sharpe", show_default=True, help="Statistic for the ranking.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")

@@ -57,8 +57,8 @@ def style_text(css: str) -> Markup:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The report's Jinja2 environment (templates from the package; built once)."""
-    env = Environment(loader=PackageLoader("backtest.report", "templates"),
-                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True),
+    autoescape = select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True)
+    env = Environment(loader=PackageLoader("backtest.report", "templates"), autoescape=autoescape,
                       undefined=StrictUndefined, finalize=visible, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters["script_text"] = script_text

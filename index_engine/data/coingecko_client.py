@@ -201,6 +201,7 @@ class CoinGeckoClient:
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP connections and remove the log redaction filter (also on ``with`` exit)."""
         self._http.close()
         self._log_filter.uninstall()
 
@@ -244,7 +245,8 @@ class CoinGeckoClient:
         """``/coins/{id}/market_chart`` (daily, USD): the payload as received (key redacted) and its model."""
         problem = coin_id_problem(coin_id)
         if problem:
-            raise CoinGeckoError(f"CoinGecko /coins/{{id}}/market_chart: refusing coin id {shown(coin_id)}: it {problem}")
+            raise CoinGeckoError(f"CoinGecko /coins/{{id}}/market_chart: refusing coin id {shown(coin_id)}: "
+                                 f"it {problem}")
         what = f"/coins/{coin_id}/market_chart (coin {coin_id})"
         data = self.get_json(f"/coins/{quote(coin_id, safe='')}/market_chart",
                              {"vs_currency": "usd", "days": str(days), "interval": "daily"}, what)

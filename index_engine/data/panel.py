@@ -58,14 +58,16 @@ class MarketData:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_parquet(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> MarketData:
+    def from_parquet(cls, path: str | Path, categories: str | Path | None = None,
+                     scores: tuple[str, ...] = ()) -> MarketData:
         """Load a long Parquet table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
         return load_long_file(path, categories=categories, fmt="parquet", scores=scores)
 
     @classmethod
-    def from_csv(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> MarketData:
+    def from_csv(cls, path: str | Path, categories: str | Path | None = None,
+                 scores: tuple[str, ...] = ()) -> MarketData:
         """Load a long CSV table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
@@ -89,10 +91,12 @@ class MarketData:
     # ---- convenience --------------------------------------------------------------------------
     @property
     def n_dates(self) -> int:
+        """Number of observation dates (rows, T)."""
         return int(self.dates.shape[0])
 
     @property
     def n_assets(self) -> int:
+        """Number of assets (columns, N)."""
         return int(self.asset_ids.shape[0])
 
     @property
