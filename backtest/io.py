@@ -32,11 +32,11 @@ from index_engine.errors import RunFolderError
 if TYPE_CHECKING:
     from backtest.result import BacktestResult
 
-_F, _S, _D = pl.Float64, pl.String, pl.Date
+_F, _S, _D = pl.Float64(), pl.String(), pl.Date()
 #: The contract of every Parquet file of a run folder: columns in file order and their dtypes.
 RUN_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "nav.parquet": {"date": _D, "nav": _F, "regime": _S, "stable_weight": _F, "turnover": _F, "costs": _F,
-                    "n_holdings": pl.Int64, "fee": _F, "platform_fee": _F, "slippage": _F, "gas": _F,
+                    "n_holdings": pl.Int64(), "fee": _F, "platform_fee": _F, "slippage": _F, "gas": _F,
                     "signal": _F, "signal_sma": _F, "index_level": _F},
     "holdings.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "quantity": _F, "price": _F, "value": _F,
                          "weight": _F},

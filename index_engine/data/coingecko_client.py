@@ -154,6 +154,8 @@ class CoinGeckoClient:
         pro_key = os.environ.get(pro_api_key_env, "").strip()
         demo_key = os.environ.get(api_key_env, "").strip()
         headers = {"accept": "application/json", "user-agent": "index-engine"}
+        self.key_env: str | None  # the variable the key came from (named in messages; never the key)
+        key: str | None
         if pro_key:
             self.plan, self.key_env, key = "pro", pro_api_key_env, pro_key
             headers[PRO_HEADER] = pro_key
@@ -307,9 +309,9 @@ class CoinGeckoClient:
         Retry-After) for a retryable failure; ``CoinGeckoError`` for any other."""
         now = self._clock()
         deadline = now + self.request_timeout
-        run_limited = self._run_deadline is not None and self._run_deadline <= deadline
-        if run_limited:
-            deadline = self._run_deadline
+        run_limited = False
+        if self._run_deadline is not None and self._run_deadline <= deadline:
+            run_limited, deadline = True, self._run_deadline
             if deadline <= now:
                 raise self._run_over(what)
         self._backend.deadline = deadline
