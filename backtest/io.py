@@ -28,6 +28,7 @@ from backtest import manifest as mf
 from backtest.manifest import MANIFEST
 from backtest.stats import ROW_STATS
 from index_engine.errors import RunFolderError
+from index_engine.extras import require_extra
 
 if TYPE_CHECKING:
     from backtest.result import BacktestResult
@@ -164,7 +165,10 @@ def _not_replaceable(folder: Path, kind: str) -> str | None:
 def write_run(result: BacktestResult, out_dir: str | Path, report: bool = True) -> Path:
     """Write ``result`` as a run folder, atomically: the five Parquet tables (an empty table with
     the contract columns for a ``None`` benchmarks/unfilled), summary.json, report.html (unless
-    ``report=False``) and manifest.json. Returns the resolved folder."""
+    ``report=False``) and manifest.json. Returns the resolved folder. Without the report extra
+    (jinja2, plotly) ``report=True`` is a ``MissingExtraError`` before anything is written."""
+    if report:
+        require_extra("report", "report.html")
     frames = {}
     for name, columns in RUN_COLUMNS.items():
         frame = getattr(result, name.removesuffix(".parquet"))
@@ -287,7 +291,9 @@ def write_report(run: RunFiles, html: str, out: str | Path | None = None) -> Pat
 def render_run_dir(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Read a finished run folder (verified by ``read_run``) and (re)write its report, atomically:
     ``RUN_DIR/report.html`` by default, or ``out`` — never one of the run's data files. Returns the
-    path written; ``RunFolderError`` names what is wrong."""
+    path written; ``RunFolderError`` names what is wrong (``MissingExtraError`` without the
+    report extra)."""
+    require_extra("report", "report.html")
     from backtest.report import render_report
     from index_engine.errors import ConfigError
 

@@ -25,6 +25,7 @@ from backtest.engine import backtest_statistics
 from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
+from index_engine.extras import require_extra
 from index_engine.plan import PlanCache
 
 # statistics a sweep can be ranked by; for LOWER_IS_BETTER the smallest value ranks first
@@ -110,8 +111,11 @@ def run_sweep(
     """One row per config: the swept values (columns named by dotted path), then the statistics.
 
     ``workers``: local processes (default: CPU count; 1 = in this process). ``scheduler``: address of
-    a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``.
+    a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``; it needs the
+    sweep extra (``MissingExtraError`` before any computing without it).
     """
+    if scheduler is not None:
+        require_extra("sweep", "sweep --scheduler")
     configs = expand(cfg, grid)
     order = _order_for_sharing(configs)
     payload = [(i, configs[i][1].resolved()) for i in order]

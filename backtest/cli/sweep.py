@@ -37,8 +37,11 @@ def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by,
     from backtest.formatting import sig
     from backtest.io import check_output_dir, output_lock
     from backtest.sweep import check_rank_key, load_grid, ranked, run_sweep, write_sweep
+    from index_engine.extras import require_extra
 
     out_dir = check_output_dir(out, kind="sweep")  # before any computing
+    if scheduler is not None:
+        require_extra("sweep", "sweep --scheduler")
     quiet_data_warnings()
     t0 = time.perf_counter()
     with output_lock(out_dir):  # a second sweep into the same folder fails now, not after computing

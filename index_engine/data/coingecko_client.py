@@ -32,9 +32,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-import httpcore
-import httpx
-
 from index_engine.data.coingecko_guard import (
     DeadlineBackend,
     RedactingFilter,
@@ -53,6 +50,13 @@ from index_engine.data.coingecko_schema import (  # noqa: F401  (re-exported for
     validation_message,
 )
 from index_engine.errors import CoinGeckoError
+from index_engine.extras import missing_extra
+
+try:
+    import httpcore
+    import httpx
+except ImportError as exc:  # httpx and its httpcore come with the optional fetch extra
+    raise missing_extra("fetch", "the CoinGecko adapter (index-engine data fetch)", exc.name) from exc
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-import httpcore
+from index_engine.extras import missing_extra
+
+try:
+    import httpcore
+except ImportError as exc:  # httpx and its httpcore come with the optional fetch extra
+    raise missing_extra("fetch", "the CoinGecko adapter (index-engine data fetch)", exc.name) from exc
 
 MAX_ID_LENGTH = 128  # characters; ``.<id>.json.<pid>.tmp`` stays far below the 255-byte name limit
 REDACTED = "***"
