@@ -15,10 +15,10 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:  # pragma: no cover
-    from backtest.engine import run_backtest
-    from backtest.result import BacktestResult
-    from index_engine.errors import BacktestError
+if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time __getattr__ serves these names
+    from backtest.engine import run_backtest  # noqa: F401
+    from backtest.result import BacktestResult  # noqa: F401
+    from index_engine.errors import BacktestError  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -32,7 +32,7 @@ from index_engine.errors import RunFolderError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # the lock falls back to msvcrt
 
 WORK_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<what>tmp|old)-\d+-[0-9a-f]{8}$")
 _LOCK_MARK = "index-engine-lock"
@@ -157,6 +157,7 @@ _HELD_GUARD = threading.Lock()
 
 
 def lock_path(target: Path) -> Path:
+    """The lock file of a folder: ``<target>.lock`` beside it."""
     return target.parent / f"{target.name}.lock"
 
 

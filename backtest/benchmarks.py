@@ -18,8 +18,11 @@ from index_engine.errors import PlanError
 
 
 def benchmark_configs(cfg: IndexConfig, market: MarketData) -> list[tuple[str, IndexConfig]]:
+    """``(name, config)`` of each benchmark in ``cfg.benchmarks``, in the order written to
+    benchmarks.parquet: the assets, then ``no_regime``, then ``equal_weight``. ``PlanError`` names a
+    benchmark asset absent from ``market``."""
     out: list[tuple[str, IndexConfig]] = []
-    base = {"benchmarks": {}, "regime.signal": "none"}
+    base: dict[str, object] = {"benchmarks": {}, "regime.signal": "none"}
     for asset in cfg.benchmarks.assets:
         try:
             market.asset_index(asset)

@@ -47,7 +47,8 @@ class IndexState:
     result: BacktestResult
 
     def to_dict(self) -> dict:
-        num = lambda v: None if v is None or not np.isfinite(v) else float(v)  # noqa: E731
+        """JSON-ready dict (``holdings --json``): dates as ISO strings, non-finite numbers as None."""
+        num = lambda v: None if v is None or not np.isfinite(v) else float(v)
         return {
             "as_of": str(self.as_of),
             "last_trade": None if self.last_trade is None else str(self.last_trade),
@@ -119,7 +120,8 @@ def _changes(result: BacktestResult, prev, last) -> pl.DataFrame:
               "weight_after": pl.Float64}
     if last is None:
         return pl.DataFrame(schema=schema)
-    after = result.holdings.filter(pl.col("date") == last).select("asset_id", "symbol", pl.col("weight").alias("weight_after"))
+    after = result.holdings.filter(pl.col("date") == last).select(
+        "asset_id", "symbol", pl.col("weight").alias("weight_after"))
     before = (result.holdings.filter(pl.col("date") == prev) if prev is not None else result.holdings.clear())
     before = before.select("asset_id", pl.col("symbol").alias("symbol_b"), pl.col("weight").alias("weight_before"))
     joined = after.join(before, on="asset_id", how="full", coalesce=True).with_columns(

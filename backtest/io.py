@@ -29,16 +29,17 @@ from backtest import manifest as mf
 from backtest.manifest import MANIFEST
 from backtest.stats import ROW_STATS
 from index_engine.errors import RunFolderError
+from index_engine.extras import require_extra
 
 if TYPE_CHECKING:
     from backtest.result import BacktestResult
 
-_F, _S, _D = pl.Float64, pl.String, pl.Date
+_F, _S, _D = pl.Float64(), pl.String(), pl.Date()
 #: The contract of every Parquet file of a run folder: columns in file order and their dtypes.
 RUN_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "nav.parquet": {"date": _D, "nav": _F, "regime": _S, "stable_weight": _F, "turnover": _F, "costs": _F,
-                    "n_holdings": pl.Int64, "fee": _F, "platform_fee": _F, "slippage": _F, "gas": _F,
-                    "signal": _F, "signal_sma": _F, "index_level": _F, "rebalance_skipped": pl.Boolean},
+                    "n_holdings": pl.Int64(), "fee": _F, "platform_fee": _F, "slippage": _F, "gas": _F,
+                    "signal": _F, "signal_sma": _F, "index_level": _F, "rebalance_skipped": pl.Boolean()},
     "holdings.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "quantity": _F, "price": _F, "value": _F,
                          "weight": _F},
     "transactions.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "side": _S, "quantity": _F, "price": _F,
@@ -168,7 +169,10 @@ def _not_replaceable(folder: Path, kind: str) -> str | None:
 def write_run(result: BacktestResult, out_dir: str | Path, report: bool = True) -> Path:
     """Write ``result`` as a run folder, atomically: the five Parquet tables (an empty table with
     the contract columns for a ``None`` benchmarks/unfilled), summary.json, report.html (unless
-    ``report=False``) and manifest.json. Returns the resolved folder."""
+    ``report=False``) and manifest.json. Returns the resolved folder. Without the report extra
+    (jinja2, plotly) ``report=True`` is a ``MissingExtraError`` before anything is written."""
+    if report:
+        require_extra("report", "report.html")
     frames = {}
     for name, columns in RUN_COLUMNS.items():
         frame = getattr(result, name.removesuffix(".parquet"))
@@ -291,7 +295,9 @@ def write_report(run: RunFiles, html: str, out: str | Path | None = None) -> Pat
 def render_run_dir(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Read a finished run folder (verified by ``read_run``) and (re)write its report, atomically:
     ``RUN_DIR/report.html`` by default, or ``out`` — never one of the run's data files. Returns the
-    path written; ``RunFolderError`` names what is wrong."""
+    path written; ``RunFolderError`` names what is wrong (``MissingExtraError`` without the
+    report extra)."""
+    require_extra("report", "report.html")
     from backtest.report import render_report
     from index_engine.errors import ConfigError
 

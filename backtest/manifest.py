@@ -37,6 +37,7 @@ def build(folder: Path, kind: str) -> dict:
 
 
 def file_entry(path: Path) -> dict:
+    """A manifest entry for ``path``: its name, size in bytes and sha256 (hex)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

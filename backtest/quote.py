@@ -32,6 +32,14 @@ from index_engine.errors import QuoteError
 
 @dataclass(frozen=True)
 class Quote:
+    """A pre-trade quote at the close of ``as_of``; every amount is in USD.
+
+    ``orders``: one dict per order (asset, side, quantity, reference price, notional and its
+    costs). ``skipped``: orders not placed (below ``min_order_usd``) or cut (``max_participation``).
+    ``expected_value`` is what the trade leaves after fees, gas and estimated slippage;
+    ``min_expected_value`` the same with slippage at ``max_slippage_bps``.
+    """
+
     side: str
     amount: float
     as_of: str
@@ -48,6 +56,7 @@ class Quote:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """JSON-ready dict (``quote --json``); the skipped orders are under ``skipped_orders``."""
         return {
             "side": self.side, "amount": self.amount, "as_of": self.as_of,
             "orders": self.orders, "skipped_orders": self.skipped,
@@ -59,6 +68,7 @@ class Quote:
         }
 
     def to_json(self) -> str:
+        """``to_dict`` as indented JSON (non-finite numbers are an error)."""
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
 
@@ -99,7 +109,8 @@ def read_holdings(path: str | Path) -> dict[str, float]:
     missing = {"asset_id", "quantity"} - set(frame.columns)
     if missing:
         raise QuoteError(f"{path}: missing column(s) {sorted(missing)}; expected asset_id, quantity")
-    bad = frame.filter(pl.col("quantity").cast(pl.Float64, strict=False).is_null() | (pl.col("quantity").cast(pl.Float64, strict=False) < 0))
+    quantity = pl.col("quantity").cast(pl.Float64, strict=False)
+    bad = frame.filter(quantity.is_null() | (quantity < 0))
     if bad.height:
         raise QuoteError(f"{path}: quantity must be a number >= 0 (rows: {bad.head(5).to_dicts()})")
     return {str(a): float(q) for a, q in zip(frame["asset_id"], frame["quantity"].cast(pl.Float64))}
@@ -131,6 +142,7 @@ def quote(
     # a live quote prices at the close of as_of with the data known then (no decision lag: it is now)
     costs = row_costs(cfg, market, row)
     if side == "buy":
+        assert amount is not None  # checked above
         legs = _buy_legs(state, market, amount, costs)
     else:
         legs = _sell_legs(state, market, amount, holdings, costs)
@@ -153,7 +165,8 @@ def _cols_prices(state: IndexState, market: MarketData) -> tuple[list[int], np.n
 def _buy_legs(state: IndexState, market: MarketData, amount: float, costs) -> dict:
     cols, prices, w, w_cash = _cols_prices(state, market)
     if not cols:
-        raise QuoteError(f"the index holds only the stable sleeve on {state.as_of} (regime {state.regime}): nothing to buy")
+        raise QuoteError(f"the index holds only the stable sleeve on {state.as_of} (regime {state.regime}): "
+                         "nothing to buy")
     total = w.sum() + w_cash
     w, w_cash = w / total, w_cash / total
     base = costs.fee_rate + costs.platform_rate
@@ -209,7 +222,7 @@ def _last_close(market: MarketData, col: int, row: int) -> float:
 
 def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, costs, max_slippage_bps: float) -> Quote:
     orders, skipped = [], []
-    tot = dict(platform=0.0, fee=0.0, gas=0.0, slip=0.0, max_slip=0.0, notional=0.0)
+    tot = dict(platform=0.0, fee=0.0, gas=0.0, slip=0.0, max_slip=0.0)
     tolerance = max_slippage_bps / 1e4
     warnings = []
     for j, col in enumerate(legs["cols"]):
@@ -234,7 +247,6 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
         tot["gas"] += order["gas"]
         tot["slip"] += slip
         tot["max_slip"] += max_slip
-        tot["notional"] += q
     if not orders and (side == "buy" or legs["base"] <= 0):
         raise QuoteError(
             f"every order is below costs.min_order_usd={costs.min_order:g}: the amount is too small for "
@@ -243,7 +255,8 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
     if any(o["slippage_exceeds_tolerance"] for o in orders):
         warnings.append("estimated slippage exceeds the tolerance on some orders: they would revert")
     if skipped:
-        warnings.append(f"{len(skipped)} orders skipped or cut (see skipped_orders): their value stays unsold / in cash")
+        warnings.append(f"{len(skipped)} orders skipped or cut (see skipped_orders): "
+                        "their value stays unsold / in cash")
     fixed = tot["platform"] + tot["fee"] + tot["gas"]
     base = legs["base"]  # buy: the amount paid in; sell: filled proceeds plus cash already held
     return Quote(

@@ -25,6 +25,7 @@ from backtest.engine import backtest_statistics
 from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
+from index_engine.extras import require_extra
 from index_engine.plan import PlanCache
 
 # statistics a sweep can be ranked by; for LOWER_IS_BETTER the smallest value ranks first
@@ -39,8 +40,11 @@ def load_grid(path: str | Path) -> dict[str, list]:
 
 
 def validate_grid(raw, source: str = "<grid>") -> dict[str, list]:
+    """A parsed grid (``raw``, read from ``source``) checked: a non-empty mapping of dotted config
+    paths to non-empty lists. ``ConfigError`` names the source and the key."""
     if not isinstance(raw, dict) or not raw:
-        raise ConfigError(f"{source}: expected a mapping of dotted config paths to lists, e.g. 'regime.window: [100, 200]'")
+        raise ConfigError(f"{source}: expected a mapping of dotted config paths to lists, "
+                          "e.g. 'regime.window: [100, 200]'")
     grid = {}
     for key, values in raw.items():
         if not isinstance(values, list) or not values:
@@ -107,8 +111,11 @@ def run_sweep(
     """One row per config: the swept values (columns named by dotted path), then the statistics.
 
     ``workers``: local processes (default: CPU count; 1 = in this process). ``scheduler``: address of
-    a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``.
+    a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``; it needs the
+    sweep extra (``MissingExtraError`` before any computing without it).
     """
+    if scheduler is not None:
+        require_extra("sweep", "sweep --scheduler")
     configs = expand(cfg, grid)
     order = _order_for_sharing(configs)
     payload = [(i, configs[i][1].resolved()) for i in order]
@@ -195,6 +202,7 @@ def _frame(configs, grid, results) -> pl.DataFrame:
 
 
 def check_rank_key(by: str) -> None:
+    """``ConfigError`` unless ``by`` is one of ``RANK_KEYS`` (checked before a sweep computes)."""
     if by not in RANK_KEYS:
         raise ConfigError(f"--rank-by {by!r} is not a ranking statistic; choose one of {', '.join(RANK_KEYS)}")
 
@@ -220,6 +228,7 @@ def ranking_markdown(frame: pl.DataFrame, grid: dict, by: str = "sharpe") -> str
     cols = [*grid, "cagr", "volatility", "sharpe", "max_drawdown", "turnover_annualised", "costs_total"]
     lines = [f"# Sweep: {frame.height} configs, ranked by {by}", "", "| " + " | ".join(cols) + " |",
              "|" + "---|" * len(cols)]
+    cell = lambda v: "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
     for r in best.select(cols).iter_rows():
-        lines.append("| " + " | ".join("–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in r) + " |")
+        lines.append("| " + " | ".join(cell(v) for v in r) + " |")
     return "\n".join(lines) + "\n"

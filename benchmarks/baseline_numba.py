@@ -116,7 +116,8 @@ def baseline_nav(price, mcap, include, monday, top_n, max_weight, regime_window,
             if bull:
                 for i in range(n):
                     pd_, c, pt = price[d, i], mcap[d, i], price[t, i]
-                    if include[i] and pd_ > 0.0 and pd_ < np.inf and c > 0.0 and c < np.inf and pt > 0.0 and pt < np.inf:
+                    if (include[i] and pd_ > 0.0 and pd_ < np.inf and c > 0.0 and c < np.inf
+                            and pt > 0.0 and pt < np.inf):
                         cand[m] = i
                         score[m] = -c
                         m += 1

@@ -363,7 +363,8 @@ def variant_table(results: dict, n: int, variant: str, contenders: list[str]) ->
             zero_txt = fee_txt = "n/a"
         out.append(
             f"| {label} | {ft(r['warm_median'])} | {ft(r['cold_median'])} | {fmb(r['peak_delta'])} "
-            f"| {r['peak_delta'] / r['input_bytes']:.2f} | {fr(warm_ratio)} | {fr(cold_ratio)} | {zero_txt} | {fee_txt} |"
+            f"| {r['peak_delta'] / r['input_bytes']:.2f} | {fr(warm_ratio)} | {fr(cold_ratio)} "
+            f"| {zero_txt} | {fee_txt} |"
         )
     return out
 
@@ -391,7 +392,8 @@ def scaling_table(results: dict, sizes: list[int], days: int, rows: list[tuple[s
         if len(pts) >= 2:
             (n0, t0), (n1, t1) = pts[0], pts[-1]
             expo = f"{math.log(t1 / t0) / math.log(n1 / n0):.2f}"
-        out.append(f"| {CONTENDERS[key][4]} | `{variant}` | " + " | ".join(cells) + f" | {' / '.join(per_cell)} | {expo} |")
+        out.append(f"| {CONTENDERS[key][4]} | `{variant}` | " + " | ".join(cells)
+                   + f" | {' / '.join(per_cell)} | {expo} |")
     return out
 
 
@@ -459,7 +461,8 @@ def render(ctx: dict) -> str:
           "Peak Δ of a warm run (as in the tables above); the first run in a fresh process also loads the "
           "numba code and lazily imported modules, an upper bound; the process peak includes the interpreter, "
           "the libraries and all three input arrays (price, market cap, volume).", "",
-          "| N | variant | inputs (price + cap) | peak Δ, warm run | Δ ÷ inputs | peak Δ, first run | process peak RSS |",
+          "| N | variant | inputs (price + cap) | peak Δ, warm run | Δ ÷ inputs | peak Δ, first run "
+          "| process peak RSS |",
           "|---:|---|---:|---:|---:|---:|---:|"]
     for n in sizes:
         for v in ctx["variants"]:

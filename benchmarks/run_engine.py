@@ -32,7 +32,8 @@ def engine_import():
     import index_engine
     from index_engine.data.panel import panel_from_dense
 
-    mods.update(run_backtest=backtest.run_backtest, IndexConfig=index_engine.IndexConfig, panel_from_dense=panel_from_dense)
+    mods.update(run_backtest=backtest.run_backtest, IndexConfig=index_engine.IndexConfig,
+                panel_from_dense=panel_from_dense)
 
 
 def engine_prepare(panel):

@@ -23,11 +23,11 @@ _EXPORTS = {
 }
 __all__ = sorted([*_EXPORTS, "__version__"])
 
-if TYPE_CHECKING:  # pragma: no cover
-    from index_engine.config import IndexConfig
-    from index_engine.data.panel import MarketData
-    from index_engine.errors import ConfigError, IndexEngineError, PlanError
-    from index_engine.plan import IndexPlan, build_plan
+if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time __getattr__ serves these names
+    from index_engine.config import IndexConfig  # noqa: F401
+    from index_engine.data.panel import MarketData  # noqa: F401
+    from index_engine.errors import ConfigError, IndexEngineError, PlanError  # noqa: F401
+    from index_engine.plan import IndexPlan, build_plan  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -45,5 +45,10 @@ class RunFolderError(IndexEngineError, ValueError):
     """A run folder is missing, damaged, foreign or locked (names the folder and the problem)."""
 
 
+class MissingExtraError(IndexEngineError, ImportError):
+    """A feature needs an optional extra that is not installed; the message names the feature, the
+    missing package and the ``pip install 'index-engine[extra]'`` that brings it."""
+
+
 class DataQualityWarning(UserWarning):
     """Python warning category for suspicious-but-accepted input (see ``MarketData.warnings``)."""

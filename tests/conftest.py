@@ -26,7 +26,49 @@ def _kernel_cache_dir() -> str:
 os.environ.setdefault("NUMBA_CACHE_DIR", _kernel_cache_dir())
 
 
+from hypothesis import settings  # noqa: E402
+
 from tests._helpers import DATA_ENV, REAL_DATA_DIR  # noqa: E402  (after NUMBA_CACHE_DIR is set)
+
+# ---- Hypothesis profiles: HYPOTHESIS_PROFILE=ci (default) | dev | thorough -----------------------------
+# ``ci`` keeps the example counts the tests were written with: Hypothesis' default 100 where a test
+# sets none, and its own count where it sets one through ``tests._hypothesis.examples(n)``, which
+# scales n by the active profile's max_examples / ci's (dev: a tenth, thorough: ten times).
+PROFILES = {
+    "ci": settings(deadline=None, max_examples=100, print_blob=True),
+    "dev": settings(deadline=None, max_examples=10),
+    "thorough": settings(deadline=None, max_examples=1000, print_blob=True),
+}
+for _name, _profile in PROFILES.items():
+    settings.register_profile(_name, _profile)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or "ci"
+if HYPOTHESIS_PROFILE in PROFILES:  # now, before the test modules build their settings; pytest's
+    settings.load_profile(HYPOTHESIS_PROFILE)  # --hypothesis-profile option still wins
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse an unknown ``HYPOTHESIS_PROFILE`` with one line."""
+    if HYPOTHESIS_PROFILE not in PROFILES:
+        raise pytest.UsageError(f"HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}: expected one of {', '.join(PROFILES)}")
+
+
+# ---- markers ------------------------------------------------------------------------------------------
+#: Tests > ~5 s warm that their files do not mark yet (better moved there as ``@pytest.mark.slow``).
+SLOW_ELSEWHERE = {
+    "tests/test_invariants.py": ("test_backtest_invariants", "test_check_result_invariants_detects_corruption"),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``real_data`` on every test that uses the ``real_data_dir`` fixture (directly or through
+    another fixture), ``slow`` on the tests of ``SLOW_ELSEWHERE``."""
+    for item in items:
+        if "real_data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_data)
+        file = item.nodeid.partition("::")[0]  # relative to the rootdir
+        if getattr(item, "originalname", item.name) in SLOW_ELSEWHERE.get(file, ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ def test_config_doc_tables_match_the_models():
 
 def test_every_key_is_documented_with_meaning_and_allowed_values():
     text = DOC.read_text(encoding="utf-8")
-    for section, field in IndexConfig.model_fields.items():
+    for section in IndexConfig.model_fields:
         assert (f"<!-- keys: {section} -->" in text) or section in ("name", "description"), section
     for line in (key_table("top") + "\n" + "\n".join(key_table(s) for s in IndexConfig.model_fields
                                                        if s not in ("name", "description"))).splitlines()[2:]:

@@ -104,6 +104,7 @@ def test_sell_from_holdings_file_and_errors(market, tmp_path):
         quote(cfg(min_order_usd=500), market, 100.0)
 
 
+@pytest.mark.slow  # ~5 s: three CLI processes, each loading the engine
 def test_cli_quote_json_has_the_contract_keys(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "backtest.cli", "quote", "configs/global100.yaml", "--amount", "10000", "--json"],

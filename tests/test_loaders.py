@@ -11,9 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from index_engine.data.categories import CATEGORY_DESCRIPTIONS
 from index_engine.data.loaders import DataError, DataQualityWarning, load_long_file, load_long_frame
 from index_engine.data.panel import CATEGORIES, MarketData
-from index_engine.data.categories import CATEGORY_DESCRIPTIONS
 from index_engine.data.taxonomy import load_categories
 
 D = dt.date

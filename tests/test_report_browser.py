@@ -20,6 +20,7 @@ from backtest.report.render import visible
 from tests.test_report import make_run_dir
 from tests.test_report_regressions import HOSTILE, make_hostile_run
 
+pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -70,6 +70,7 @@ def _previous_run(out: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------- concurrent runs
+@pytest.mark.slow  # ~5 s: the first run holds the folder for 4 s
 def test_second_run_into_the_same_folder_fails_fast_naming_the_holder(config, tmp_path):
     out = tmp_path / "run"
     first = _hooked(tmp_path / "computing", 4, "run_backtest", "run", str(config), "--out", str(out), "--no-report")

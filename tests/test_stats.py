@@ -24,6 +24,7 @@ from backtest.stats import (
     signal_distance,
     yearly_returns,
 )
+from tests._hypothesis import examples
 
 SQ365 = math.sqrt(365.0)
 
@@ -400,7 +401,7 @@ def test_regime_periods_chain_into_the_whole_return():
 # --------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     rets=st.lists(st.floats(-0.5, 0.5, allow_nan=False), min_size=0, max_size=60),
     gaps=st.lists(st.integers(1, 10), min_size=60, max_size=60),

@@ -43,6 +43,7 @@ def test_rows_equal_individual_runs_and_backends_agree(setup):
     assert procs.equals(local)
 
 
+@pytest.mark.slow  # ~4-5 s: starts a two-process Dask cluster
 def test_dask_local_cluster_gives_identical_results(setup):
     distributed = pytest.importorskip("distributed")
     cfg, market = setup

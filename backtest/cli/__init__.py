@@ -27,9 +27,11 @@ class LazyGroup(click.Group):
     """A click group whose subcommands are imported only when they are used (or listed in --help)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """The command names, in ``COMMANDS`` order."""
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import and return the command ``cmd_name`` (None for an unknown name)."""
         if cmd_name not in COMMANDS:
             return None
         module, attr = COMMANDS[cmd_name][0].split(":")

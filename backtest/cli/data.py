@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +18,9 @@ from index_engine.data.coingecko import DEFAULT_RUN_TIMEOUT, fetch_summary, pars
 from index_engine.data.coingecko_client import DEFAULT_MAX_WAIT, DEFAULT_REQUEST_TIMEOUT, CoinGeckoClient
 from index_engine.data.coingecko_guard import one_line
 from index_engine.errors import CoinGeckoError
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 _LOGGERS = ("index_engine.data.coingecko", "index_engine.data.coingecko_client")
 
@@ -46,16 +51,18 @@ class ProgressBar:
 
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         self.bar = Progress(*columns, console=console or Console(stderr=True), disable=not enabled)
-        self.task = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> ProgressBar:
         self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.bar.__exit__(*exc)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.bar.__exit__(exc_type, exc, tb)
 
     def __call__(self, done: int, total: int, coin_id: str) -> None:
+        """Show ``done`` of ``total`` coins; ``coin_id`` is the coin being fetched ("" at the end)."""
         from rich.markup import escape
 
         if self.task is None:
@@ -100,7 +107,8 @@ def fetch_cmd(top: int, days: str, out: str, no_progress: bool, refresh: bool, m
         days = parse_days(days)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--days") from None
-    for hint, value in (("--max-wait", max_wait), ("--request-timeout", request_timeout), ("--run-timeout", run_timeout)):
+    for hint, value in (("--max-wait", max_wait), ("--request-timeout", request_timeout),
+                        ("--run-timeout", run_timeout)):
         if not value > 0:  # NaN passes click's range check
             raise click.BadParameter(f"{value} is not a positive number of seconds", param_hint=hint)
     if min_interval is not None and min_interval > max_wait:

@@ -29,8 +29,11 @@ def holdings(config, data, categories, as_of, as_json) -> None:
         click.echo(json.dumps(state.to_dict(), indent=2, allow_nan=False, default=str))
         return
     out = console()
-    gauge = (f"regime {state.regime}: signal {num(state.signal, 0)} vs threshold {num(state.threshold, 0)} "
-             f"({pct(state.distance, 2)} away)") if state.distance is not None else f"regime {state.regime} (signal undefined)"
+    if state.distance is None:
+        gauge = f"regime {state.regime} (signal undefined)"
+    else:
+        gauge = (f"regime {state.regime}: signal {num(state.signal, 0)} vs threshold {num(state.threshold, 0)} "
+                 f"({pct(state.distance, 2)} away)")
     out.print(text(f"{cfg.name} as of {state.as_of} · NAV {num(state.nav)} · last trade {state.last_trade} · "
                    f"next rebalance {state.next_rebalance or 'next observation'}\n{gauge}"))
     table = Table(title="constituents")

@@ -47,6 +47,7 @@ def quote(config, data, categories, amount, side, max_slippage_bps, holdings_fil
                          ("expected value", q.expected_value), ("minimum expected value", q.min_expected_value)):
         out.print(f"{label:>34}: {num(value):>16} USD")
     for s in q.skipped:
-        out.print(labelled("skipped", "yellow", f"{s['asset_id']}: {s['reason']} (requested {num(s['requested_notional'])})"))
+        out.print(labelled("skipped", "yellow",
+                           f"{s['asset_id']}: {s['reason']} (requested {num(s['requested_notional'])})"))
     for w in q.warnings:
         out.print(labelled("warning", "yellow", w))

@@ -30,7 +30,7 @@ def summary_rows(stats: dict) -> list[tuple[str, str]]:
         ("max drawdown", f"{pct(s['max_drawdown'], 2)} ({s['max_drawdown_peak']} → {s['max_drawdown_trough']})"),
         ("Calmar", num(s["calmar"])), ("turnover / year", pct(s["turnover_annualised"], 2)),
         ("costs fee / platform / slippage / gas",
-         f"{num(s['costs_fee'])} / {num(s['costs_platform_fee'])} / {num(s['costs_slippage'])} / {num(s['costs_gas'])}"),
+         " / ".join(num(s[k]) for k in ("costs_fee", "costs_platform_fee", "costs_slippage", "costs_gas"))),
         ("regime switches", plural(s["n_regime_switches"], "switch")), ("time invested", pct(s["time_invested"], 2)),
         ("transactions", integer(s["n_transactions"])),
     ]
@@ -50,8 +50,10 @@ def run(config, data, categories, out, start, end, no_report) -> None:
     from backtest.cli.common import text
     from backtest.engine import run_backtest
     from backtest.io import check_output_dir, output_lock, write_run
+    from index_engine.extras import has_extra
 
     out_dir = check_output_dir(Path(out) if out else Path("runs") / Path(config).stem)  # before any computing
+    report = not no_report and has_extra("report")  # without jinja2/plotly: every file but report.html
     quiet_data_warnings()  # they are printed from the summary below
     t0 = time.perf_counter()
     with output_lock(out_dir):  # a second run into the same folder fails now, not after computing
@@ -60,7 +62,7 @@ def run(config, data, categories, out, start, end, no_report) -> None:
         market = load_market(cfg, data, categories)
         announce_compilation()
         result = run_backtest(cfg, market)
-        out_dir = write_run(result, out_dir, report=not no_report)
+        out_dir = write_run(result, out_dir, report=report)
     out = console()
     s = result.stats
     table = Table(title=text(f"{cfg.name}: {s['start']} → {s['end']}"), show_header=False)
@@ -69,4 +71,6 @@ def run(config, data, categories, out, start, end, no_report) -> None:
     out.print(table)
     for kind, w in result.summary["warnings"].items():
         out.print(labelled("warning", "yellow", f"{kind}: {w['message']}"))
+    if not (report or no_report):
+        out.print(text("report.html skipped: install index-engine[report]", "yellow"))
     out.print(text(f"{market!r}\nwrote {clean(out_dir)}/ in {time.perf_counter() - t0:.2f} s"))

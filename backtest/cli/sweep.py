@@ -22,9 +22,11 @@ from backtest.cli.common import (
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--grid", "grid_path", required=True, type=click.Path(dir_okay=False),
               help="GRID.yaml: dotted config paths → lists of values.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (sweep.parquet, ranking.md).")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Output folder (sweep.parquet, ranking.md).")
 @data_options
-@click.option("--workers", type=click.IntRange(min=1), help="Local processes (default: one per CPU; 1 = no subprocesses).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Local processes (default: one per CPU; 1 = no subprocesses).")
 @click.option("--scheduler", help="Dask distributed scheduler address, e.g. tcp://host:8786.")
 @click.option("--rank-by", default="sharpe", show_default=True, help="Statistic for the ranking.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -35,8 +37,11 @@ def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by,
     from backtest.formatting import sig
     from backtest.io import check_output_dir, output_lock
     from backtest.sweep import check_rank_key, load_grid, ranked, run_sweep, write_sweep
+    from index_engine.extras import require_extra
 
     out_dir = check_output_dir(out, kind="sweep")  # before any computing
+    if scheduler is not None:
+        require_extra("sweep", "sweep --scheduler")
     quiet_data_warnings()
     t0 = time.perf_counter()
     with output_lock(out_dir):  # a second sweep into the same folder fails now, not after computing

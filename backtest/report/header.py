@@ -38,7 +38,8 @@ def regime_gauge(cfg: IndexConfig, nav: pl.DataFrame) -> dict:
     """The regime card: ``state``, and either ``always_in`` (no regime filter), ``undefined`` (the
     SMA is not filled yet) or the signal against its threshold with the meter's ``scale``."""
     state = nav["regime"][-1] if nav.height else "bull"
-    out = {"state": state, "always_in": False, "undefined": False, "name": signal_name(cfg), "window": cfg.regime.window}
+    out = {"state": state, "always_in": False, "undefined": False, "name": signal_name(cfg),
+           "window": cfg.regime.window}
     if cfg.regime.signal == "none" or "signal" not in nav.columns or not nav.height:
         return {**out, "always_in": True}
     band = cfg.regime.band

@@ -70,6 +70,8 @@ class Holdings(_Model):
 
 
 class WeightSeries(_Model):
+    """One band of the stacked weights chart, on ``Weights.dates``."""
+
     name: str = Field(description="symbol, 'others' or 'stable sleeve'")
     id: str = Field(description="asset_id, 'others', or the stable asset's id")
     values: list[Real] = Field(description="weight at each of Weights.dates (5 significant digits)")

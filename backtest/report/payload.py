@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -12,6 +13,7 @@ from backtest.report.model import (
     Assets,
     BenchmarkSeries,
     Holdings,
+    Real,
     ReportPayload,
     Transactions,
     Weights,
@@ -36,6 +38,12 @@ def rounded(values, sig: int = 7) -> list[int | float | None]:
     scale = np.power(10.0, (sig - 1 - np.floor(np.log10(safe))))
     out = np.where(finite, np.round(arr * scale) / scale, np.nan).tolist()
     return [(int(v) if v.is_integer() and abs(v) < 1e15 else v) if ok else None for v, ok in zip(out, finite.tolist())]
+
+
+def finite(values, sig: int = 7) -> list[Real]:
+    """``rounded`` for a column that is finite by contract (weights, values, quantities, costs).
+    A NaN or inf left in it becomes None, which ``ReportPayload`` rejects naming the field."""
+    return cast("list[Real]", rounded(values, sig))
 
 
 def asset_symbols(holdings: pl.DataFrame, transactions: pl.DataFrame) -> pl.DataFrame:
@@ -112,7 +120,7 @@ def _weights_over_time(holdings: pl.DataFrame, stable_id: str, end: date | None,
     series = []
     for name, ident, weights in columns:
         vals = weights.fill_null(0.0).to_list()
-        series.append(WeightSeries(name=name, id=ident, values=rounded(vals + vals[-1:] * (len(x) - len(vals)), 5)))
+        series.append(WeightSeries(name=name, id=ident, values=finite(vals + vals[-1:] * (len(x) - len(vals)), 5)))
     return Weights(dates=x, series=series)
 
 
@@ -138,10 +146,10 @@ def _transactions(tx: pl.DataFrame, index: dict[str, int]) -> Transactions:
         d=[tindex[d] for d in tx["date"].to_list()],
         a=[index[a] for a in tx["asset_id"].to_list()],
         s=[1 if s == "buy" else 0 for s in tx["side"].to_list()],
-        q=rounded(tx["quantity"].to_numpy(), 8), p=rounded(tx["price"].to_numpy(), 8),
+        q=finite(tx["quantity"].to_numpy(), 8), p=finite(tx["price"].to_numpy(), 8),
         n=[round(v, 2) for v in tx["notional"].to_list()],
-        f=rounded(tx["fee"].to_numpy()), pf=rounded(platform), sl=rounded(tx["slippage"].to_numpy()),
-        g=rounded(tx["gas"].to_numpy()),
+        f=finite(tx["fee"].to_numpy()), pf=finite(platform), sl=finite(tx["slippage"].to_numpy()),
+        g=finite(tx["gas"].to_numpy()),
         r=[rindex[r] for r in tx["reason"].to_list()],
     )
 
@@ -180,7 +188,8 @@ def build_payload(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
             dates=_iso(hdates), kind=trade_kinds(hdates.to_list(), transactions),
             start=np.concatenate([[0], np.cumsum(counts)]).astype(int).tolist(),
             a=[index[a] for a in h["asset_id"].to_list()],
-            w=rounded(h["weight"].to_numpy(), 6), v=rounded(h["value"].to_numpy(), 7), r=rounded(h["ret"].to_numpy(), 5),
+            w=finite(h["weight"].to_numpy(), 6), v=finite(h["value"].to_numpy(), 7),
+            r=rounded(h["ret"].to_numpy(), 5),
         ),
         weights=_weights_over_time(kept, cfg.stable.asset, end),
         tx=_transactions(transactions, index),

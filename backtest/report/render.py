@@ -12,14 +12,19 @@ from functools import lru_cache
 from importlib import resources
 
 import polars as pl
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
 
 from backtest.formatting import num, plural
 from backtest.report import header, tables
 from backtest.report.describe import benchmark_labels, cost_model, run_config
 from backtest.report.payload import asset_symbols, build_payload
 from index_engine.errors import RunFolderError
+from index_engine.extras import missing_extra
+
+try:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from markupsafe import Markup
+except ImportError as exc:  # jinja2 comes with the optional report extra
+    raise missing_extra("report", "report.html", exc.name) from exc
 
 REQUIRED_COLUMNS = {
     "nav.parquet": ("date", "nav", "regime", "n_holdings"),
@@ -57,8 +62,8 @@ def style_text(css: str) -> Markup:
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The report's Jinja2 environment (templates from the package; built once)."""
-    env = Environment(loader=PackageLoader("backtest.report", "templates"),
-                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True),
+    autoescape = select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=True)
+    env = Environment(loader=PackageLoader("backtest.report", "templates"), autoescape=autoescape,
                       undefined=StrictUndefined, finalize=visible, trim_blocks=True, lstrip_blocks=True,
                       keep_trailing_newline=True)
     env.filters["script_text"] = script_text
@@ -73,8 +78,8 @@ def _asset(name: str) -> str:
 def _plotly_js() -> str:
     try:
         from plotly.offline import get_plotlyjs
-    except ImportError as exc:  # pragma: no cover - plotly is a runtime dependency
-        raise RuntimeError("report.html needs the 'plotly' package (pip install plotly)") from exc
+    except ImportError as exc:  # plotly comes with the optional report extra
+        raise missing_extra("report", "report.html", "plotly") from exc
     return get_plotlyjs()
 
 

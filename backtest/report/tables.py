@@ -64,7 +64,8 @@ STAT_ROWS = (
     ("Best period", "best_period", "pct"), ("Worst period", "worst_period", "pct"),
     ("Turnover / year (one-way)", "turnover_annualised", "pct0"),
     ("Costs (all)", "costs_total", "usd"), ("· exchange fee", "costs_fee", "usd"),
-    ("· platform fee", "costs_platform_fee", "usd"), ("· slippage", "costs_slippage", "usd"), ("· gas", "costs_gas", "usd"),
+    ("· platform fee", "costs_platform_fee", "usd"), ("· slippage", "costs_slippage", "usd"),
+    ("· gas", "costs_gas", "usd"),
     ("Cost drag (bp / year)", "cost_drag_bps_per_year", "num1"), ("Time invested", "time_invested", "pct"),
     ("Trade dates", "n_trade_dates", "int"), ("Final value", "final_nav", "final"),
 )
@@ -87,8 +88,8 @@ def stats_table(summary: dict, labels: dict[str, str]) -> dict:
     if summary.get("gross"):
         cols.append(("Index level (gross)", summary["gross"], True))
     cols += [(labels.get(n, n), s, False) for n, s in (summary.get("benchmarks") or {}).items()]
-    return {"columns": [c for c, _, _ in cols],
-            "rows": [{"label": lab, "cells": [_stat(st, key, kind, g) for _, st, g in cols]} for lab, key, kind in STAT_ROWS]}
+    rows = [{"label": lab, "cells": [_stat(st, key, kind, g) for _, st, g in cols]} for lab, key, kind in STAT_ROWS]
+    return {"columns": [c for c, _, _ in cols], "rows": rows}
 
 
 def regime_tables(nav: pl.DataFrame, series_: list[tuple[str, np.ndarray]], ppy: float | None) -> dict | None:

@@ -32,9 +32,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
-import httpcore
-import httpx
-
 from index_engine.data.coingecko_guard import (
     DeadlineBackend,
     RedactingFilter,
@@ -53,6 +50,13 @@ from index_engine.data.coingecko_schema import (  # noqa: F401  (re-exported for
     validation_message,
 )
 from index_engine.errors import CoinGeckoError
+from index_engine.extras import missing_extra
+
+try:
+    import httpcore
+    import httpx
+except ImportError as exc:  # httpx and its httpcore come with the optional fetch extra
+    raise missing_extra("fetch", "the CoinGecko adapter (index-engine data fetch)", exc.name) from exc
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +158,8 @@ class CoinGeckoClient:
         pro_key = os.environ.get(pro_api_key_env, "").strip()
         demo_key = os.environ.get(api_key_env, "").strip()
         headers = {"accept": "application/json", "user-agent": "index-engine"}
+        self.key_env: str | None  # the variable the key came from (named in messages; never the key)
+        key: str | None
         if pro_key:
             self.plan, self.key_env, key = "pro", pro_api_key_env, pro_key
             headers[PRO_HEADER] = pro_key
@@ -201,6 +207,7 @@ class CoinGeckoClient:
         self.close()
 
     def close(self) -> None:
+        """Close the HTTP connections and remove the log redaction filter (also on ``with`` exit)."""
         self._http.close()
         self._log_filter.uninstall()
 
@@ -244,7 +251,8 @@ class CoinGeckoClient:
         """``/coins/{id}/market_chart`` (daily, USD): the payload as received (key redacted) and its model."""
         problem = coin_id_problem(coin_id)
         if problem:
-            raise CoinGeckoError(f"CoinGecko /coins/{{id}}/market_chart: refusing coin id {shown(coin_id)}: it {problem}")
+            raise CoinGeckoError(f"CoinGecko /coins/{{id}}/market_chart: refusing coin id {shown(coin_id)}: "
+                                 f"it {problem}")
         what = f"/coins/{coin_id}/market_chart (coin {coin_id})"
         data = self.get_json(f"/coins/{quote(coin_id, safe='')}/market_chart",
                              {"vs_currency": "usd", "days": str(days), "interval": "daily"}, what)
@@ -305,9 +313,9 @@ class CoinGeckoClient:
         Retry-After) for a retryable failure; ``CoinGeckoError`` for any other."""
         now = self._clock()
         deadline = now + self.request_timeout
-        run_limited = self._run_deadline is not None and self._run_deadline <= deadline
-        if run_limited:
-            deadline = self._run_deadline
+        run_limited = False
+        if self._run_deadline is not None and self._run_deadline <= deadline:
+            run_limited, deadline = True, self._run_deadline
             if deadline <= now:
                 raise self._run_over(what)
         self._backend.deadline = deadline

@@ -15,13 +15,20 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-import httpcore
+from index_engine.extras import missing_extra
+
+try:
+    import httpcore
+except ImportError as exc:  # httpx and its httpcore come with the optional fetch extra
+    raise missing_extra("fetch", "the CoinGecko adapter (index-engine data fetch)", exc.name) from exc
 
 MAX_ID_LENGTH = 128  # characters; ``.<id>.json.<pid>.tmp`` stays far below the 255-byte name limit
 REDACTED = "***"
 _NOT_IN_FILE_NAMES = ':*?"<>|'  # besides the path separators: not allowed in Windows file names
-# Query parameters / header lines that carry a key: ``x_cg_demo_api_key=...``, ``api_key=...``, ``x-cg-pro-api-key: ...``
-_KEY_PARAM = re.compile(r"(?i)\b((?:x[-_]cg[-_](?:demo|pro)[-_])?api[-_]?key|access[-_]token)([\"']?\s*[=:]\s*[\"']?)[^&\s'\",;}]+")
+# Query parameters / header lines that carry a key: ``x_cg_demo_api_key=...``, ``api_key=...``,
+# ``x-cg-pro-api-key: ...``; group 1 is the name, group 2 the separator, then the value.
+_KEY_PARAM = re.compile(r"(?i)\b((?:x[-_]cg[-_](?:demo|pro)[-_])?api[-_]?key|access[-_]token)"
+                        r"([\"']?\s*[=:]\s*[\"']?)[^&\s'\",;}]+")
 # Loggers that may print request URLs or response headers (httpcore at DEBUG level).
 REDACTED_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy",
                     "index_engine.data.coingecko", "index_engine.data.coingecko_client")
@@ -139,6 +146,7 @@ class RedactingFilter(logging.Filter):
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; always keep it (True)."""
         message = record.getMessage()
         clean = self.redactor.text(message)
         if clean != message:
@@ -148,10 +156,12 @@ class RedactingFilter(logging.Filter):
         return True
 
     def install(self) -> None:
+        """Attach to every logger in ``REDACTED_LOGGERS``."""
         for name in REDACTED_LOGGERS:
             logging.getLogger(name).addFilter(self)
 
     def uninstall(self) -> None:
+        """Detach from every logger in ``REDACTED_LOGGERS``."""
         for name in REDACTED_LOGGERS:
             logging.getLogger(name).removeFilter(self)
 
@@ -182,16 +192,19 @@ class DeadlineBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        """The inner backend's TCP connect, bounded by the deadline; its stream is bounded too."""
         stream = self._inner.connect_tcp(host, port, self.left(timeout, httpcore.ConnectTimeout), local_address,
                                          socket_options)
         return _DeadlineStream(stream, self)
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        """The inner backend's Unix-socket connect, bounded by the deadline."""
         stream = self._inner.connect_unix_socket(path, self.left(timeout, httpcore.ConnectTimeout), socket_options)
         return _DeadlineStream(stream, self)
 
     def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` on the inner backend (not bounded by the deadline)."""
         self._inner.sleep(seconds)
 
 
@@ -211,7 +224,8 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(ssl_context, server_hostname, self._backend.left(timeout, httpcore.ConnectTimeout))
+        left = self._backend.left(timeout, httpcore.ConnectTimeout)
+        inner = self._inner.start_tls(ssl_context, server_hostname, left)
         return _DeadlineStream(inner, self._backend)
 
     def get_extra_info(self, info: str) -> Any:

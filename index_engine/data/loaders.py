@@ -31,7 +31,8 @@ _ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
 # ---- public API -------------------------------------------------------------------------------
 
 
-def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet", scores: Sequence[str] = ()) -> MarketData:
+def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet",
+                   scores: Sequence[str] = ()) -> MarketData:
     """Load a long Parquet or CSV file (``fmt`` = ``"parquet"`` | ``"csv"``) into a dense panel.
 
     ``categories``: None, a categories CSV path, a frame with ``asset_id, category`` or a dict.
@@ -48,7 +49,8 @@ def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet
     return _build(frame, categories=categories, source=str(path), is_csv=fmt == "csv", scores=scores)
 
 
-def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>", scores: Sequence[str] = ()) -> MarketData:
+def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>",
+                    scores: Sequence[str] = ()) -> MarketData:
     """Build a dense panel from a long pandas or polars frame (same columns as the files).
 
     pandas NaN values are treated as nulls (unknown); in a polars frame NaN is an error.
@@ -289,7 +291,8 @@ def _price_warnings(price: np.ndarray, dates: np.ndarray, asset_ids: np.ndarray)
             kind="zero_price",
             count=int(zr.size),
             message=f"{zr.size} rows with price_usd exactly 0 (kept; excluded from the jump check)",
-            examples=[f"{asset_ids[c]} {dates[r]}" for r, c in zip(zr[:_MAX_WARNING_EXAMPLES], zc[:_MAX_WARNING_EXAMPLES])],
+            examples=[f"{asset_ids[c]} {dates[r]}"
+                      for r, c in zip(zr[:_MAX_WARNING_EXAMPLES], zc[:_MAX_WARNING_EXAMPLES])],
         ))
     return out
 

@@ -6,6 +6,7 @@ the assets sorted by ``asset_id``. NaN means "no observation of this asset on th
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -58,14 +59,16 @@ class MarketData:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_parquet(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> MarketData:
+    def from_parquet(cls, path: str | Path, categories: str | Path | None = None,
+                     scores: tuple[str, ...] = ()) -> MarketData:
         """Load a long Parquet table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
         return load_long_file(path, categories=categories, fmt="parquet", scores=scores)
 
     @classmethod
-    def from_csv(cls, path: str | Path, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> MarketData:
+    def from_csv(cls, path: str | Path, categories: str | Path | None = None,
+                 scores: tuple[str, ...] = ()) -> MarketData:
         """Load a long CSV table (see ``docs/data.md``), optionally with a categories CSV."""
         from index_engine.data.loaders import load_long_file
 
@@ -89,10 +92,12 @@ class MarketData:
     # ---- convenience --------------------------------------------------------------------------
     @property
     def n_dates(self) -> int:
+        """Number of observation dates (rows, T)."""
         return int(self.dates.shape[0])
 
     @property
     def n_assets(self) -> int:
+        """Number of assets (columns, N)."""
         return int(self.asset_ids.shape[0])
 
     @property
@@ -121,9 +126,9 @@ class MarketData:
             raise KeyError(f"asset_id {asset_id!r} is not in the market data ({self.source})")
         return pos
 
-    def date_index(self, date: np.datetime64) -> int:
-        """Index of the first observation on or after ``date`` (may equal T)."""
-        return int(np.searchsorted(self.dates, np.datetime64(date, "D"), side="left"))
+    def date_index(self, date: np.datetime64 | dt.date | str) -> int:
+        """Index of the first observation on or after ``date`` (the day; may equal T)."""
+        return int(np.searchsorted(self.dates, np.asarray(date, dtype="datetime64[D]"), side="left"))
 
     def truncate(self, last_date) -> MarketData:
         """The panel as it would have been known at the close of ``last_date`` (rows ≤ last_date).
@@ -159,10 +164,10 @@ class MarketData:
         h.update("\x1f".join(self.asset_ids.tolist()).encode())
         h.update("\x1f".join(str(c) for c in self.categories.tolist()).encode())
         for arr in (self.price, self.market_cap, self.volume):
-            h.update(memoryview(np.ascontiguousarray(arr)).cast("B"))  # no copy of the panel
+            h.update(np.ascontiguousarray(arr).data.cast("B"))  # no copy of the panel
         for name in sorted(self.scores):
             h.update(name.encode())
-            h.update(memoryview(np.ascontiguousarray(self.scores[name])).cast("B"))
+            h.update(np.ascontiguousarray(self.scores[name]).data.cast("B"))
         return h.hexdigest()
 
     def __repr__(self) -> str:
