@@ -49,7 +49,7 @@ def gas_per_order(cfg: IndexConfig, market: MarketData, trade_rows: np.ndarray) 
     last close on or before the trade date."""
     costs = cfg.costs
     gas = np.full(trade_rows.size, costs.gas_usd)
-    if costs.gas_units is not None:
+    if costs.gas_units is not None and costs.gas_price_gwei is not None:  # validated to come together
         try:
             col = market.asset_index(costs.gas_asset)
         except KeyError:

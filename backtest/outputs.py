@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -11,7 +12,15 @@ from backtest.kernels import SimulationResult
 from backtest.result import BacktestResult
 from backtest.stats import compute_stats
 from index_engine import __version__
-from index_engine.codes import BULL, KIND_NAMES, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, REASON_NAMES, UNFILLED_REASONS
+from index_engine.codes import (
+    BULL,
+    KIND_NAMES,
+    KIND_REGIME_ENTRY,
+    KIND_REGIME_EXIT,
+    REASON_NAMES,
+    REGIME_NAMES,
+    UNFILLED_REASONS,
+)
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.plan import IndexPlan
@@ -45,8 +54,9 @@ _SIDES = ("sell", "buy")
 
 
 def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationResult, level: np.ndarray) -> pl.DataFrame:
+    """nav.parquet: one row per observation of the window (values after that date's trades)."""
     rows = np.arange(plan.first_row, plan.last_row + 1)
-    regime = _names(("bear", "bull"), plan.regime_at[rows] == BULL, "regime")
+    regime = _names(REGIME_NAMES, plan.regime_at[rows] == BULL, "regime")
     return pl.DataFrame({
         "date": market.dates[rows],
         "nav": sim.nav,
@@ -72,6 +82,7 @@ def _at_decision(series: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def holdings_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
+    """holdings.parquet: one row per position after the trades of every trade date."""
     h = sim.holdings
     ids, syms = _labels(market, h["col"])
     return pl.DataFrame({
@@ -86,6 +97,7 @@ def holdings_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
 
 
 def transactions_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
+    """transactions.parquet: one row per order with its costs and reason."""
     o = sim.orders
     ids, syms = _labels(market, o["col"])
     return pl.DataFrame({
@@ -121,6 +133,7 @@ def unfilled_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
 
 
 def regime_switch_dates(market: MarketData, plan: IndexPlan) -> list[dict]:
+    """The trade dates of the regime switches, ``[{"date", "to"}]`` (summary.json)."""
     kinds = plan.trade_kind
     switch = (kinds == KIND_REGIME_EXIT) | (kinds == KIND_REGIME_ENTRY)
     return [
@@ -154,7 +167,8 @@ def benchmarks_frame(benchmarks: list[tuple[str, BacktestResult]]) -> pl.DataFra
         r.nav.select("date", pl.lit(name).alias("benchmark"), "nav", "index_level") for name, r in benchmarks
     ]
     if not frames:
-        return pl.DataFrame(schema={"date": pl.Date, "benchmark": pl.Utf8, "nav": pl.Float64, "index_level": pl.Float64})
+        return pl.DataFrame(schema={"date": pl.Date, "benchmark": pl.Utf8, "nav": pl.Float64,
+                                    "index_level": pl.Float64})
     return pl.concat(frames)
 
 
@@ -164,9 +178,10 @@ def build_result(
     plan: IndexPlan,
     sim: SimulationResult,
     level: np.ndarray,
-    benchmarks: list[tuple[str, BacktestResult]] = (),
+    benchmarks: Sequence[tuple[str, BacktestResult]] = (),
     cost_warnings: tuple = (),
 ) -> BacktestResult:
+    """The ``BacktestResult`` of a replay: frames, statistics and the summary (summary.json)."""
     nav = nav_frame(market, plan, sim, level)
     switches = regime_switch_dates(market, plan)
     stats = run_statistics(cfg, market, plan, sim)

@@ -11,7 +11,8 @@ from index_engine.config import IndexConfig
 from index_engine.plan import IndexPlan
 
 OUTPUT_FILES = (
-    "nav.parquet", "holdings.parquet", "transactions.parquet", "benchmarks.parquet", "unfilled.parquet", "summary.json", "report.html",
+    "nav.parquet", "holdings.parquet", "transactions.parquet", "benchmarks.parquet", "unfilled.parquet",
+    "summary.json", "report.html",
     "manifest.json",
 )
 

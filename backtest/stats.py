@@ -42,7 +42,7 @@ def _as_days(dates: np.ndarray) -> np.ndarray:
 
 
 def _iso(d: np.datetime64) -> str:
-    return str(np.datetime64(d, "D"))
+    return str(np.asarray(d).astype("datetime64[D]"))
 
 
 def _num(x: Any) -> Optional[float]:
@@ -153,8 +153,9 @@ def compute_stats(
 
     Inputs are ``(T,)`` arrays over the observations: ``dates`` (datetime64[D], strictly increasing,
     UTC), ``nav`` (> 0, after each date's trades), ``turnover`` (one-way, fraction of nav; 0 on
-    non-trade dates), ``fee``/``slippage``/``gas`` (USD per observation), ``risk_on`` (bool, or the invested share in [0, 1]: holds
-    risk assets). Returns are fractions (0.1 = 10 %), dates ISO strings, durations calendar days,
+    non-trade dates), ``fee``/``slippage``/``gas`` (USD per observation), ``risk_on`` (bool, or the
+    invested share in [0, 1]: holds risk assets). Returns are fractions (0.1 = 10 %), dates ISO strings,
+    durations calendar days,
     ``years = (end - start).days / 365``. Risk-free rate 0. Undefined values are ``None``.
     ``platform_fee`` (USD per observation) is reported beside the exchange fee. ``initial_value``
     (the money put in, before the first date's costs) is the base of ``total_return`` and ``cagr``;
@@ -200,11 +201,11 @@ def compute_stats(
         best, worst = float(r.max()), float(r.min())
         mean = float(r.mean())
         downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-        if downside > ZERO_STD_TOL:
+        if downside > ZERO_STD_TOL and ppy is not None:
             sortino = mean / downside * math.sqrt(ppy)
     if r.size >= 2:
         std = float(r.std(ddof=1))
-        if std > ZERO_STD_TOL:
+        if std > ZERO_STD_TOL and ppy is not None:
             volatility = std * math.sqrt(ppy)
             sharpe = mean / std * math.sqrt(ppy)
         else:
@@ -256,18 +257,18 @@ def regime_threshold(sma: float, band: float, state: str) -> float | None:
     """The signal level whose crossing switches the regime: ``sma × (1 − band)`` while ``state`` is
     "bull" (the exit level), ``sma × (1 + band)`` while "bear" (the re-entry level). Same unit as
     the signal (USD); None while the SMA is undefined."""
-    sma = _num(sma)
-    if sma is None:
+    level = _num(sma)
+    if level is None:
         return None
-    return sma * (1.0 - band) if state == "bull" else sma * (1.0 + band)
+    return level * (1.0 - band) if state == "bull" else level * (1.0 + band)
 
 
 def signal_distance(signal: float, threshold: float | None) -> float | None:
     """``signal / threshold − 1`` (a fraction; > 0 above the threshold), None where undefined."""
-    signal, threshold = _num(signal), _num(threshold)
-    if signal is None or threshold is None or threshold <= 0:
+    value, level = _num(signal), _num(threshold)
+    if value is None or level is None or level <= 0:
         return None
-    return signal / threshold - 1.0
+    return value / level - 1.0
 
 
 def regime_runs(regime) -> list[tuple[int, int]]:

@@ -17,6 +17,7 @@ import polars as pl
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.testing import rules
+from index_engine.testing.rules import close, req
 
 
 def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> None:
@@ -39,10 +40,11 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     b, nav = cfg.backtest, result.nav.to_dicts()
     r0 = 0 if b.start is None else next(r for r, d in enumerate(days) if d >= b.start)
     r1 = len(days) - 1 if b.end is None else max(r for r, d in enumerate(days) if d <= b.end)
-    rules.req([n["date"] for n in nav] == days[r0 : r1 + 1], f"nav dates are not the window rows {r0}..{r1}")
-    hold, txs, unf = (rules.by_day(f) for f in (result.holdings, result.transactions, getattr(result, "unfilled", None)))
+    req([n["date"] for n in nav] == days[r0 : r1 + 1], f"nav dates are not the window rows {r0}..{r1}")
+    frames = (result.holdings, result.transactions, getattr(result, "unfilled", None))
+    hold, txs, unf = (rules.by_day(f) for f in frames)
     unf = {d: {u["asset_id"]: u for u in us} for d, us in unf.items()}
-    rules.req(set(txs) | set(unf) <= set(hold), f"orders on non-trade dates {sorted((set(txs) | set(unf)) - set(hold))[:3]}")
+    req(set(txs) | set(unf) <= set(hold), f"orders on non-trade dates {sorted((set(txs) | set(unf)) - set(hold))[:3]}")
     rb = cfg.rebalance
     lists = _membership_lists(cfg)
     sched, bull_at, start = rules.scheduled(days, rb), rules.bull_at(cfg, market), max(r0, lag)
@@ -54,19 +56,19 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     was_active, streak, prev_exp = False, {a: 0 for a in market.asset_ids}, None
     for t, n in zip(range(r0, r1 + 1), nav):
         day, bull = n["date"], n["regime"] == "bull"
-        rules.req(bull == bull_at[t], f"{day}: regime {n['regime']}, re-derived {'bull' if bull_at[t] else 'bear'}")
-        rules.req(math.isfinite(n["nav"]) and n["nav"] > 0, f"{day}: NAV {n['nav']} is not finite > 0")
+        req(bull == bull_at[t], f"{day}: regime {n['regime']}, re-derived {'bull' if bull_at[t] else 'bear'}")
+        req(math.isfinite(n["nav"]) and n["nav"] > 0, f"{day}: NAV {n['nav']} is not finite > 0")
         pre, costs = sum(q * mark(a, t) for a, q in book.items()), sum(n[k] for k in cost_cols)
-        rules.req(rules.close(n["costs"], costs, tol, n["nav"]),
+        req(close(n["costs"], costs, tol, n["nav"]),
                   f"{day}: costs {n['costs']} != sum of {cost_cols} {costs}")
         switched = t > start and bull != bull_at[t - 1]
         first_trade = bull and t == start
         planned = t >= start and (switched or sched[t] or recon[t] or first_trade)
         skipped = bool(n.get("rebalance_skipped", False))
-        rules.req((day in hold) == (planned and not skipped),
+        req((day in hold) == (planned and not skipped),
                   f"{day}: trade={day in hold} but regime={n['regime']} switched={switched} scheduled={sched[t]}")
         if not planned:
-            rules.req(rules.close(n["nav"], pre, tol), f"{day}: NAV {n['nav']} != marked holdings {pre}")
+            req(close(n["nav"], pre, tol), f"{day}: NAV {n['nav']} != marked holdings {pre}")
             continue
         # the members this trade targets, re-derived (reconstitutions, reweights, time buffer, lists)
         starting = first_trade or (switched and bull)
@@ -90,73 +92,78 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
                     members = (members - {a}) | set([x for x in order if x not in members][:1])
         exp = members & set(order)
         if skipped:
-            rules.req(not (switched or starting or recon[t]) and exp == prev_exp and rb.drift_band > 0,
+            req(not (switched or starting or recon[t]) and exp == prev_exp and rb.drift_band > 0,
                       f"{day}: a drift-band skip on a date that must trade (switch/start/reconstitution/new members)")
-            rules.req(rules.close(n["nav"], pre, tol), f"{day}: skipped, but NAV {n['nav']} != marked holdings {pre}")
+            req(close(n["nav"], pre, tol), f"{day}: skipped, but NAV {n['nav']} != marked holdings {pre}")
             continue
         prev_exp = exp
-        rules.req(rules.close(pre - costs, n["nav"], tol), f"{day}: NAV_pre {pre} - costs {costs} != NAV_post {n['nav']}")
+        req(close(pre - costs, n["nav"], tol), f"{day}: NAV_pre {pre} - costs {costs} != NAV_post {n['nav']}")
         hs, frozen = hold[day], unf.get(day, {})
         new, w_new = {h["asset_id"]: h["quantity"] for h in hs}, {h["asset_id"]: h["weight"] for h in hs}
-        rules.req(len(new) == len(hs), f"{day}: two holdings rows for one asset")
-        rules.req(abs(sum(w_new.values()) - 1) <= tol, f"{day}: holdings weights sum to {sum(w_new.values())}")
+        req(len(new) == len(hs), f"{day}: two holdings rows for one asset")
+        req(abs(sum(w_new.values()) - 1) <= tol, f"{day}: holdings weights sum to {sum(w_new.values())}")
         for h in hs:
             a, where = h["asset_id"], f"{day} {h['asset_id']}"
-            rules.req(h["weight"] >= 0 and h["quantity"] >= 0, f"{where}: negative weight/quantity {h}")
-            rules.req(h["price"] == mark(a, t), f"{where}: holding price {h['price']} != last close {mark(a, t)}")
-            rules.req(rules.close(h["value"], h["quantity"] * h["price"], tol), f"{where}: value != quantity × price")
-            rules.req(abs(h["weight"] - h["value"] / n["nav"]) <= tol, f"{where}: weight {h['weight']} != value / NAV")
+            req(h["weight"] >= 0 and h["quantity"] >= 0, f"{where}: negative weight/quantity {h}")
+            req(h["price"] == mark(a, t), f"{where}: holding price {h['price']} != last close {mark(a, t)}")
+            req(close(h["value"], h["quantity"] * h["price"], tol), f"{where}: value != quantity × price")
+            req(abs(h["weight"] - h["value"] / n["nav"]) <= tol, f"{where}: weight {h['weight']} != value / NAV")
         risk = {a: w for a, w in w_new.items() if a != stable}
-        rules.req(n["n_holdings"] == len(risk), f"{day}: n_holdings {n['n_holdings']} != {len(risk)}")
+        req(n["n_holdings"] == len(risk), f"{day}: n_holdings {n['n_holdings']} != {len(risk)}")
         for a in set(risk) - set(frozen):
             cat = market.categories[market.asset_index(a)]
-            rules.req(cat not in cfg.universe.exclude_categories, f"{day}: holds {a} of excluded category {cat}")
-            rules.req(elig[market.asset_index(a)], f"{day}: holds {a}, ineligible at decision row {t - lag} / trade row {t}")
-        rules.req(set(risk) - set(frozen) <= exp and (frozen or exp <= set(risk)),  # frozen sells may starve buys
+            req(cat not in cfg.universe.exclude_categories, f"{day}: holds {a} of excluded category {cat}")
+            req(elig[market.asset_index(a)], f"{day}: holds {a}, ineligible at decision row {t - lag} / trade row {t}")
+        req(set(risk) - set(frozen) <= exp and (frozen or exp <= set(risk)),  # frozen sells may starve buys
              f"{day}: holds {sorted(risk)}, expected {sorted(exp)}, unfilled {sorted(frozen)}")
         if risk and not frozen:
             rules.check_weights(cfg, market, t, risk, str(day), score, None if listed is None else listed[1])
         turnover = 0.5 * sum(abs(w_new.get(a, 0.0) - book.get(a, 0.0) * mark(a, t) / pre) for a in set(book) | set(new))
-        rules.req(abs(turnover - n["turnover"]) <= tol, f"{day}: turnover {n['turnover']} != {turnover}")
-        sums, signed = defaultdict(float), {}
+        req(abs(turnover - n["turnover"]) <= tol, f"{day}: turnover {n['turnover']} != {turnover}")
+        sums: dict[str, float] = defaultdict(float)
+        signed: dict[str, float] = {}
         for x in txs.get(day, []):
             a, q, where = x["asset_id"], x["notional"], f"{day} {x['asset_id']}"
-            rules.req(a != "cash" and a not in signed, f"{where}: an order in the cash sleeve or two orders in one asset")
-            rules.req(x["quantity"] >= 0 and x["side"] in ("buy", "sell"), f"{where}: bad quantity/side {x}")
-            rules.req(rules.close(q, x["quantity"] * x["price"], tol), f"{where}: notional != quantity × price")
-            rules.req(x["price"] == mark(a, t), f"{where}: traded at {x['price']}, last close {mark(a, t)}")
+            req(a != "cash" and a not in signed, f"{where}: an order in the cash sleeve or two orders in one asset")
+            req(x["quantity"] >= 0 and x["side"] in ("buy", "sell"), f"{where}: bad quantity/side {x}")
+            req(close(q, x["quantity"] * x["price"], tol), f"{where}: notional != quantity × price")
+            req(x["price"] == mark(a, t), f"{where}: traded at {x['price']}, last close {mark(a, t)}")
             slip, gas, cap = rules.order_costs(cfg, market, t, market.asset_index(a), q, px)
             for k, want in (("fee", c.fee_bps / 1e4 * q), ("platform_fee", c.platform_fee_bps / 1e4 * q),
                             ("slippage", slip), ("gas", gas)):
-                rules.req(rules.close(x.get(k, 0.0), want, 1e-6 if k == "slippage" else tol, tol), f"{where}: {k} {x.get(k)} != {want}")
+                req(close(x.get(k, 0.0), want, 1e-6 if k == "slippage" else tol, tol),
+                    f"{where}: {k} {x.get(k)} != {want}")
                 sums[k] += x.get(k, 0.0)
             if a != stable:
                 capped = frozen.get(a, {}).get("reason") == "max_participation"  # may fall below min_order
-                rules.req((capped or q >= c.min_order_usd * (1 - tol)) and q <= cap + tol * n["nav"], f"{where}: notional {q} "
-                     f"outside [min_order_usd {c.min_order_usd}, participation cap {cap}]")
-                rules.req(x["side"] == "sell" or elig[market.asset_index(a)], f"{where}: bought an ineligible/unpriced asset")
+                req((capped or q >= c.min_order_usd * (1 - tol)) and q <= cap + tol * n["nav"],
+                    f"{where}: notional {q} outside [min_order_usd {c.min_order_usd}, participation cap {cap}]")
+                req(x["side"] == "sell" or elig[market.asset_index(a)], f"{where}: bought an ineligible/unpriced asset")
             signed[a] = q / x["price"] if x["side"] == "buy" else -q / x["price"]
             old, zero_target = book.get(a, 0.0), (a not in exp) if a != stable else bool(exp)
             why = ("entry" if t == start and bull else "delisted" if old and a != stable and
                    not market.price[t, market.asset_index(a)] > 0 else ("regime_entry" if bull else "regime_exit")
                    if switched else "entry" if not old else "exit" if zero_target else "reweight")
-            rules.req(x["reason"] == why, f"{where}: reason {x['reason']!r}, expected {why!r}")
+            req(x["reason"] == why, f"{where}: reason {x['reason']!r}, expected {why!r}")
         for k in cost_cols:
-            rules.req(rules.close(sums[k], n[k], tol, n["nav"]), f"{day}: transactions' {k} {sums[k]} != nav {k} {n[k]}")
+            req(close(sums[k], n[k], tol, n["nav"]), f"{day}: transactions' {k} {sums[k]} != nav {k} {n[k]}")
         for a, u in frozen.items():
             q = u["filled_notional"]
-            rules.req(u["reason"] in ("min_order", "max_participation", "unfunded"), f"{day} {a}: unfilled reason {u['reason']!r}")
+            req(u["reason"] in ("min_order", "max_participation", "unfunded"),
+                f"{day} {a}: unfilled reason {u['reason']!r}")
             if u["reason"] == "unfunded":  # the fillable orders could not pay their own costs: no trade at all
-                rules.req(q == 0 and not txs.get(day), f"{day} {a}: an unfunded trade placed orders")
+                req(q == 0 and not txs.get(day), f"{day} {a}: an unfunded trade placed orders")
                 continue
-            rules.req(u["reason"] == "max_participation" or (q == 0 and (u["requested_notional"] < c.min_order_usd or
-                 rules.order_costs(cfg, market, t, market.asset_index(a), u["requested_notional"], px)[2] < c.min_order_usd)),
-                 f"{day} {a}: skipped for min_order but requested {u['requested_notional']} / filled {q}")
-            rules.req(u["reason"] == "min_order" or (u["requested_notional"] > q and rules.close(
-                q, rules.order_costs(cfg, market, t, market.asset_index(a), q, px)[2], tol, n["nav"])), f"{day} {a}: bad fill {u}")
+            col = market.asset_index(a)
+            cap_requested = rules.order_costs(cfg, market, t, col, u["requested_notional"], px)[2]
+            req(u["reason"] == "max_participation" or (q == 0 and (u["requested_notional"] < c.min_order_usd or
+                                                                   cap_requested < c.min_order_usd)),
+                f"{day} {a}: skipped for min_order but requested {u['requested_notional']} / filled {q}")
+            req(u["reason"] == "min_order" or (u["requested_notional"] > q and close(
+                q, rules.order_costs(cfg, market, t, col, q, px)[2], tol, n["nav"])), f"{day} {a}: bad fill {u}")
         for a in (set(book) | set(new)) - {"cash"}:
             d, scale = new.get(a, 0.0) - book.get(a, 0.0), max(book.get(a, 0.0), new.get(a, 0.0))
-            rules.req(abs(signed.get(a, 0.0) - d) <= tol * scale, f"{day} {a}: order {signed.get(a)} != quantity change {d}")
+            req(abs(signed.get(a, 0.0) - d) <= tol * scale, f"{day} {a}: order {signed.get(a)} != quantity change {d}")
         book = new
 
 
@@ -188,13 +195,13 @@ def _listed_at(lists: dict, day, market: MarketData):
 
 
 def _same(a: pl.DataFrame, b: pl.DataFrame, rtol: float, what: str) -> None:
-    rules.req(a.columns == b.columns and a.height == b.height, f"{what}: shape {a.shape} (full) vs {b.shape} (truncated)")
+    req(a.columns == b.columns and a.height == b.height, f"{what}: shape {a.shape} (full) vs {b.shape} (truncated)")
     for name in a.columns:
         x, y = a[name].to_numpy(), b[name].to_numpy()
         same = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= rtol * np.maximum(abs(x), abs(y))) \
             if a[name].dtype.is_float() else x == y
         bad = np.flatnonzero(~same)
-        rules.req(bad.size == 0, f"{what}.{name} differs on {a['date'][int(bad[0])] if bad.size else ''}: "
+        req(bad.size == 0, f"{what}.{name} differs on {a['date'][int(bad[0])] if bad.size else ''}: "
              f"{x[bad[:1]]} (full data) vs {y[bad[:1]]} (truncated)")
 
 

@@ -27,8 +27,8 @@ def ewma_alpha(halflife: float) -> float:
 
 def ranking_cap(market: MarketData, cfg: MarketCapConfig) -> np.ndarray:
     """(T, N) market cap used for ranking and cap-based weights (USD)."""
-    if cfg.smoothing == "ewma":
+    if cfg.smoothing == "ewma" and cfg.halflife is not None:  # the config requires it with ewma
         return ewma_of_valid(market.market_cap, ewma_alpha(float(cfg.halflife)))
-    if cfg.smoothing == "sma":
+    if cfg.smoothing == "sma" and cfg.window is not None:  # the config requires it with sma
         return sma_of_valid(market.market_cap, int(cfg.window))
     return market.market_cap

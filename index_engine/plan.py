@@ -16,7 +16,7 @@ import numpy as np
 
 from index_engine.codes import BULL, KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_SCHEDULED
 from index_engine.config import IndexConfig
-from index_engine.data.membership import Membership, load_membership
+from index_engine.data.membership import load_membership
 from index_engine.data.panel import DataWarning, MarketData
 from index_engine.diagnostics import membership_warnings, selection_warnings, stale_decision_warning, weighting_warnings
 from index_engine.errors import PlanError
@@ -38,6 +38,7 @@ class PlanCache:
         self._memo: dict = {}
 
     def get(self, key, compute):
+        """The value cached under ``key``, computed by ``compute()`` the first time."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
@@ -106,12 +107,14 @@ def backtest_window(cfg: IndexConfig, market: MarketData) -> tuple[int, int]:
 
 
 def stable_column(cfg: IndexConfig, market: MarketData) -> int:
+    """Column of ``stable.asset`` in the panel, or −1 for the ``cash`` sleeve."""
     if cfg.stable.asset == "cash":
         return -1
     try:
         return market.asset_index(cfg.stable.asset)
     except KeyError:
-        raise PlanError(f"stable.asset: {cfg.stable.asset!r} is not an asset_id in the data ({market.source})") from None
+        raise PlanError(f"stable.asset: {cfg.stable.asset!r} is not an asset_id in the data "
+                        f"({market.source})") from None
 
 
 def trade_schedule(
@@ -192,7 +195,7 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
 
     warnings = [*weighting_warnings(cfg, market, trade_rows, flags),
                 *selection_warnings(cfg, market, trade_rows, active, np.diff(ptr), missing_scores)]
-    if membership is not None:
+    if membership is not None and list_of_trade is not None:
         warnings += membership_warnings(membership, market, trade_rows, list_of_trade)
     stale = stale_decision_warning(market, trade_rows, decision_rows)
     if stale is not None:
@@ -204,6 +207,7 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
 def _regime(cfg: IndexConfig, market: MarketData, cache: PlanCache) -> tuple[RegimeSeries, np.ndarray]:
     """The regime series and (T,) the state in effect for a trade at each row (decision lag applied)."""
     lag = cfg.rebalance.decision_lag
+    signal_key: tuple
     if cfg.regime.signal == "total_market_cap_sma":
         signal_key = ("total_market_cap", tuple(cfg.universe.exclude_categories), tuple(cfg.universe.assets or ()))
     else:

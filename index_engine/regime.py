@@ -41,6 +41,8 @@ def regime_signal(market: MarketData, cfg: RegimeConfig, universe: UniverseConfi
         return np.full(market.n_dates, np.nan)
     if cfg.signal == "total_market_cap_sma":
         return total_market_cap(market, universe)
+    if cfg.asset is None:  # the config requires it for asset_price_sma
+        raise PlanError("regime.asset is required for signal asset_price_sma")
     try:
         col = market.asset_index(cfg.asset)
     except KeyError as exc:

@@ -155,9 +155,6 @@ def test_sweep_on_a_cluster_without_the_sweep_extra_fails_before_computing(monke
                   scheduler="tcp://127.0.0.1:1")
 
 
-@pytest.mark.xfail(strict=True, raises=ModuleNotFoundError,
-                   reason="index_engine/testing/__init__.py does not guard its hypothesis import yet; once it "
-                          "raises MissingExtraError this passes: remove the xfail")
 def test_index_engine_testing_without_hypothesis_names_the_testing_extra(monkeypatch):
     _without(monkeypatch, "hypothesis", reload=("index_engine.testing",))
     with pytest.raises(MissingExtraError, match=r"index-engine\[testing\]"):

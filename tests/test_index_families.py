@@ -133,7 +133,7 @@ def test_bad_membership_files_name_the_file_and_row(tmp_path, rows, message):
 def test_membership_path_is_relative_to_the_config_file(tmp_path):
     _lists(tmp_path, {"date": ["2024-01-01"], "asset_id": ["a00"]}, "members.csv")
     (tmp_path / "index.yaml").write_text("universe: {membership: members.csv}\n")
-    assert IndexConfig.from_yaml(tmp_path / "index.yaml").universe.membership == str((tmp_path / "members.csv"))
+    assert IndexConfig.from_yaml(tmp_path / "index.yaml").universe.membership == str(tmp_path / "members.csv")
 
 
 # ---- composite rank and time buffer --------------------------------------------------------------------
@@ -253,7 +253,7 @@ def test_every_family_config_runs_on_the_synthetic_market(name):
     market = MarketData.synthetic(seed=5, n_assets=120, days=500)
     r = run_backtest(c, market, benchmarks=False)
     assert r.stats["final_nav"] > 0 and r.stats["n_transactions"] > 0
-    assert f"# " in (ROOT / "configs" / f"{name}.yaml").read_text().splitlines()[0]  # cites its methodology
+    assert "# " in (ROOT / "configs" / f"{name}.yaml").read_text().splitlines()[0]  # cites its methodology
 
 
 @pytest.mark.real_data

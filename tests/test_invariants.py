@@ -18,13 +18,13 @@ import backtest.engine
 from backtest import BacktestError, run_backtest
 from index_engine import IndexConfig, build_plan
 from index_engine.data import panel_from_dense
-from index_engine.testing import rules
 from index_engine.testing import (
     CALENDARS,
     check_no_lookahead,
     check_result_invariants,
     market_and_config,
     markets,
+    rules,
 )
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -223,9 +223,9 @@ def rebalance_legs(legs: Legs) -> Fills:
             if q > 0.0:
                 frozen[j] = FREEZE_UNFUNDED
                 requested[j] = q
-        return Fills(nav_pre, post[:m], post[m], d_all[:m], d_all[m], frozen, requested, ok)
+        return Fills(nav_pre, post[:m], float(post[m]), d_all[:m], float(d_all[m]), frozen, requested, ok)
     for j in range(m + 1):
         d_all[j] = a[j] * x + b[j]
         # a free leg with nothing frozen is exactly w·x; any other leg is its value plus the trade
         post[j] = a[j] * x if c[j] == 0.0 else hh[j] + d_all[j]
-    return Fills(x, post[:m], post[m], d_all[:m], d_all[m], frozen, requested, ok)
+    return Fills(x, post[:m], float(post[m]), d_all[:m], float(d_all[m]), frozen, requested, ok)

@@ -24,6 +24,7 @@ from index_engine.errors import ConfigError
 
 __all__ = [
     "WEEKDAYS", "BacktestConfig", "BenchmarksConfig", "ConfigError", "CostsConfig", "DataConfig", "IndexConfig",
-    "MarketCapConfig", "MethodologyConfig", "RebalanceConfig", "RegimeConfig", "ReplayConfig", "RunSettings", "SelectionConfig",
+    "MarketCapConfig", "MethodologyConfig", "RebalanceConfig", "RegimeConfig", "ReplayConfig", "RunSettings",
+    "SelectionConfig",
     "SlippageConfig", "StableConfig", "SyntheticConfig", "UniverseConfig", "WeightingConfig", "read_yaml",
 ]

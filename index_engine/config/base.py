@@ -25,7 +25,7 @@ class Section(BaseModel):
 def key(default: Any = ..., *, doc: str, allowed: str, contract: bool = False, **constraints: Any) -> Any:
     """A config field: ``doc`` (what it means, one or two sentences), ``allowed`` (the accepted values
     and unit, as shown in docs/config.md), ``contract`` (a key named by an issue: public, stable)."""
-    extra = {"allowed": allowed, "contract": contract}
+    extra: dict[str, Any] = {"allowed": allowed, "contract": contract}
     if callable(default) and not isinstance(default, (int, float, str, bool)):
         return Field(default_factory=default, description=doc, json_schema_extra=extra, **constraints)
     return Field(default, description=doc, json_schema_extra=extra, **constraints)

@@ -39,7 +39,8 @@ def _type_name(annotation: Any) -> str:
         return f"mapping {_type_name(args[0])} → {_type_name(args[1])}" if args else "mapping"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "mapping"
-    return {int: "int", float: "float", str: "string", bool: "bool"}.get(annotation, getattr(annotation, "__name__", "date"))
+    names = {int: "int", float: "float", str: "string", bool: "bool"}
+    return names.get(annotation, getattr(annotation, "__name__", "date"))
 
 
 def _default(field) -> str:
@@ -93,10 +94,10 @@ def key_table(section: str) -> str:
         fields = {k: f for k, f in IndexConfig.model_fields.items() if _nested_model(f.annotation) is None}
         model = type("Top", (BaseModel,), {"__annotations__": {k: f.annotation for k, f in fields.items()}, **fields})
         return "\n".join([HEADER, *_rows(model, "")])
-    model = _nested_model(IndexConfig.model_fields[section].annotation)
-    if model is None:
+    nested = _nested_model(IndexConfig.model_fields[section].annotation)
+    if nested is None:
         raise KeyError(f"{section!r} is not a config section")
-    return "\n".join([HEADER, *_rows(model, section + ".")])
+    return "\n".join([HEADER, *_rows(nested, section + ".")])
 
 
 def update_doc(text: str) -> str:
@@ -105,6 +106,7 @@ def update_doc(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """Rewrite the tables of the page named in ``argv`` (default docs/config.md); exit status 0."""
     path = Path(argv[0] if argv else "docs/config.md")
     old = path.read_text(encoding="utf-8")
     new = update_doc(old)

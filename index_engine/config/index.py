@@ -56,7 +56,7 @@ class IndexConfig(Section):
     data: DataConfig = DataConfig()
 
     @model_validator(mode="after")
-    def _cross_sections(self) -> "IndexConfig":
+    def _cross_sections(self) -> IndexConfig:
         w, top_n = self.weighting, self.selection.top_n
         if w.min_weight is not None and w.min_weight * top_n > 1 + 1e-12:
             raise ValueError(f"weighting.min_weight ({w.min_weight}) × selection.top_n ({top_n}) > 1: the floors "
@@ -88,7 +88,7 @@ class IndexConfig(Section):
         cfg = cls.from_dict({} if raw is None else raw, source=str(path))
         return cfg.with_paths_from(path.parent)
 
-    def with_paths_from(self, folder: str | Path) -> "IndexConfig":
+    def with_paths_from(self, folder: str | Path) -> IndexConfig:
         """A copy whose relative file paths (``data.path``, ``data.categories``, ``universe.membership``)
         are resolved against ``folder`` (a config file's folder), as ``from_yaml`` does."""
         folder = Path(folder)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
 from index_engine.config.base import Section, key
 from index_engine.data.categories import CATEGORIES
@@ -31,7 +31,7 @@ class MarketCapConfig(Section):
                                 doc="SMA length, including the decision row.")
 
     @model_validator(mode="after")
-    def _parameters(self) -> "MarketCapConfig":
+    def _parameters(self) -> MarketCapConfig:
         if self.smoothing == "ewma" and self.halflife is None:
             raise ValueError("market_cap.halflife is required with smoothing: ewma")
         if self.smoothing == "sma" and self.window is None:
@@ -168,7 +168,7 @@ class WeightingConfig(Section):
             "others share its weight (warning `fixed_not_selected`).")
 
     @model_validator(mode="after")
-    def _bounds(self) -> "WeightingConfig":
+    def _bounds(self) -> WeightingConfig:
         if self.rank_caps is not None:
             bad = [c for c in self.rank_caps if not 0 < c <= 1]
             if bad or not self.rank_caps:
@@ -183,13 +183,13 @@ class WeightingConfig(Section):
             if bad_keys:
                 raise ValueError(f"weighting.category_caps: unknown categories {bad_keys}; expected some of "
                                  f"{list(CATEGORIES)}")
-            bad = {k: v for k, v in self.category_caps.items() if not 0 < v <= 1}
-            if bad:
-                raise ValueError(f"weighting.category_caps values must be fractions in (0, 1], got {bad}")
+            out_of_range = {k: v for k, v in self.category_caps.items() if not 0 < v <= 1}
+            if out_of_range:
+                raise ValueError(f"weighting.category_caps values must be fractions in (0, 1], got {out_of_range}")
         if self.fixed is not None:
-            bad = {k: v for k, v in self.fixed.items() if not 0 < v <= 1}
-            if bad:
-                raise ValueError(f"weighting.fixed weights must be fractions in (0, 1], got {bad}")
+            out_of_range = {k: v for k, v in self.fixed.items() if not 0 < v <= 1}
+            if out_of_range:
+                raise ValueError(f"weighting.fixed weights must be fractions in (0, 1], got {out_of_range}")
             if sum(self.fixed.values()) > 1 + 1e-12:
                 raise ValueError(f"weighting.fixed weights sum to {sum(self.fixed.values()):g} > 1")
         return self

@@ -32,7 +32,7 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._aliases = 0
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
@@ -49,7 +49,7 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             self._depth = depth
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
             k = self.construct_object(key_node, deep=True)
@@ -65,7 +65,7 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _construct_timestamp(loader: _StrictLoader, node: yaml.Node) -> Any:
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> Any:
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
     except ValueError as exc:

@@ -13,7 +13,8 @@ Buffers: incumbents (the members of the last re-selection, when the previous tra
 stay while rank ≤ exit_rank; newcomers enter at rank ≤ entry_rank, and — while the index stands
 (there are incumbents) — only after qualifying at ``qualify_reviews`` consecutive reviews; the result
 is trimmed to ``top_n`` by rank or filled by rank from incumbents and qualified assets. A start (the
-first investment or a regime entry) has no incumbents and selects by rank alone. Between reconstitutions the member set is kept (see ``select_members``).
+first investment or a regime entry) has no incumbents and selects by rank alone. Between
+reconstitutions the member set is kept (see ``select_members``).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ class Targets(NamedTuple):
 
     @property
     def n_trades(self) -> int:
+        """R, the number of trades."""
         return int(self.ptr.shape[0] - 1)
 
     def row(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +55,7 @@ class Targets(NamedTuple):
 
     @classmethod
     def empty(cls, n_trades: int) -> Targets:
+        """Targets of ``n_trades`` trades without any member."""
         return cls(np.zeros(n_trades + 1, np.int64), np.zeros(0, np.int64), np.zeros(0))
 
 

@@ -17,6 +17,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from index_engine.extras import missing_extra
+
+try:
+    import hypothesis  # noqa: F401
+except ImportError as exc:  # the strategies need Hypothesis: pip install 'index-engine[testing]'
+    raise missing_extra("testing", "index_engine.testing", exc.name) from exc
+
 from index_engine.testing.strategies import CALENDARS, index_configs, market_and_config, markets
 
 #: checkers that run or read replays live in ``backtest.testing`` (the methodology package never

@@ -19,11 +19,13 @@ from index_engine.data.panel import MarketData
 
 
 def req(ok, msg: str) -> None:
+    """Assert ``ok``, raising AssertionError(msg)."""
     if not ok:
         raise AssertionError(msg)
 
 
 def close(a: float, b: float, tol: float, scale: float = 0.0) -> bool:
+    """|a − b| within ``tol`` relative to the larger of |a|, |b| and ``scale``."""
     return abs(a - b) <= tol * max(abs(a), abs(b), scale)
 
 
@@ -79,9 +81,10 @@ def ranking_cap(cfg: IndexConfig, market: MarketData) -> np.ndarray:
     if m.smoothing == "none":
         return mc
     out = np.full(mc.shape, np.nan)
-    alpha = 1.0 - 0.5 ** (1.0 / m.halflife) if m.smoothing == "ewma" else 0.0
+    alpha = 1.0 - 0.5 ** (1.0 / m.halflife) if m.smoothing == "ewma" and m.halflife else 0.0
+    window = int(m.window or 1)
     for i in range(mc.shape[1]):
-        s, valid = math.nan, []
+        s = math.nan
         for t in range(mc.shape[0]):
             v = mc[t, i]
             ok = math.isfinite(v) and v > 0
@@ -89,7 +92,7 @@ def ranking_cap(cfg: IndexConfig, market: MarketData) -> np.ndarray:
                 s = (v if math.isnan(s) else alpha * v + (1 - alpha) * s) if ok else s
                 out[t, i] = s
             else:
-                vals = [x for x in mc[max(0, t - m.window + 1): t + 1, i] if math.isfinite(x) and x > 0]
+                vals = [x for x in mc[max(0, t - window + 1): t + 1, i] if math.isfinite(x) and x > 0]
                 out[t, i] = sum(vals) / len(vals) if vals else math.nan
     return out
 
@@ -99,7 +102,8 @@ def bull_at(cfg: IndexConfig, market: MarketData) -> np.ndarray:
     g, u, t_all, lag = cfg.regime, cfg.universe, market.n_dates, cfg.rebalance.decision_lag
     state, count, out = True, 0, np.ones(t_all + lag, bool)
     if g.signal == "asset_price_sma":
-        sig = ffill(market.price[:, [market.asset_index(g.asset)]])[:, 0]
+        col = market.asset_index(str(g.asset))
+        sig = ffill(market.price[:, col: col + 1])[:, 0]
     elif g.signal == "total_market_cap_sma":
         keep = ~np.isin(market.categories, list(u.exclude_categories))
         keep &= np.isin(market.asset_ids, list(u.assets)) if u.assets is not None else True
@@ -185,9 +189,10 @@ def check_weights(cfg: IndexConfig, market: MarketData, t: int, w: dict, where: 
         req(abs(w[a] - f) <= 1e-12, f"{where}: fixed weight of {a} is {w[a]}, expected {f}")
     free_idx = [j for j, a in enumerate(ids) if a not in fixed]
     cap = np.full(len(ids), min(wc.max_weight or 1.0, 1.0))
+    rank_caps = wc.rank_caps or []
     for r, j in enumerate(sorted(free_idx, key=lambda j: (-raw[j], ids[j]))):  # ties by asset_id
-        if r < len(wc.rank_caps or []):
-            cap[j] = wc.rank_caps[r]
+        if r < len(rank_caps):
+            cap[j] = rank_caps[r]
     floor = np.full(len(ids), wc.min_weight or 0.0)
     budget = 1.0 - sum(fixed.values())
     if sum(cap[j] for j in free_idx) < budget - 1e-12 or sum(floor[j] for j in free_idx) > budget + 1e-12:
@@ -230,7 +235,7 @@ def order_costs(cfg: IndexConfig, market: MarketData, t: int, col: int, q: float
         impact_rate = min(s.k * sigma * math.sqrt(q / adv), s.max_impact_bps / 1e4) if ok else 0.0
         slip = (s.spread_bps / 2e4 * q + impact_rate * q) if ok else s.fallback_bps / 1e4 * q
     gas = c.gas_usd + (c.gas_units * c.gas_price_gwei * 1e-9 * px[t, market.asset_index(c.gas_asset)]
-                       if c.gas_units else 0.0)
+                       if c.gas_units and c.gas_price_gwei else 0.0)
     return slip, gas, (c.max_participation * adv if c.max_participation and adv > 0 else math.inf)
 
 

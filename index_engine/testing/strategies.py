@@ -53,12 +53,15 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
     ``universe.min_scores``. Always valid input: prices > 0, caps and volumes >= 0 where finite.
     """
     n, t = draw(st.integers(min_assets, max_assets)), draw(st.integers(min_days, max_days))
-    cal = draw(st.sampled_from(CALENDARS if calendar is None else [calendar] if isinstance(calendar, str) else calendar))
+    choices = CALENDARS if calendar is None else [calendar] if isinstance(calendar, str) else calendar
+    cal = draw(st.sampled_from(choices))
     n_stable = draw(st.integers(1, min(3, n - 1))) if stablecoins and n >= 2 else 0
     n_excl = draw(st.integers(0, min(2, n - 1 - n_stable))) if excluded else 0
     p_late, p_death, p_gap, p_mc = (draw(_PROBS) for _ in range(4))
     tail_df, vol = draw(st.sampled_from([30.0, 4.0, 2.5])), draw(st.floats(0.005, 0.2))
-    ties, has_volume, has_score = draw(st.booleans()), draw(st.booleans()) if volume is None else volume, draw(st.booleans())
+    ties = draw(st.booleans())
+    has_volume = draw(st.booleans()) if volume is None else volume
+    has_score = draw(st.booleans())
     start, rng = draw(st.integers(_DAY0, _DAY1)), np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
     n_risky = n - n_stable - n_excl
@@ -117,7 +120,8 @@ def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets
     0.02..1), rebalance (any frequency/weekday, decision_lag 0..3), regime (none; total_market_cap_sma;
     asset_price_sma on one of ``asset_ids``; window 2..60, band 0..0.1, confirm 1..3), stable sleeve
     (cash or one of ``stable_assets``), universe screens (excluded categories, min history / volume,
-    min_scores on one of ``scores``, an ``assets`` list from ``asset_ids``), costs (fee / platform fee / fixed slippage 0..100 bps or
+    min_scores on one of ``scores``, an ``assets`` list from ``asset_ids``), costs (fee / platform fee /
+    fixed slippage 0..100 bps or
     sqrt_impact, gas 0..5 USD or priced in one of ``gas_assets``, min_order_usd, max_participation),
     initial_nav 1e3..1e7 and, when ``dates`` is given, an optional backtest start/end inside them.
     The published-index vocabulary is drawn too: smoothed market caps (EWMA/SMA), quarterly calendars,
