@@ -14,6 +14,7 @@ import polars as pl
 
 from backtest.engine import run_backtest
 from backtest.result import BacktestResult
+from backtest.stats import regime_threshold, signal_distance
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import PlanError
@@ -82,11 +83,9 @@ def index_state(cfg: IndexConfig, market: MarketData, as_of=None) -> IndexState:
     holdings = _drifted(result, market, last, row, nav_row["nav"])
     changes = _changes(result, prev, last)
     state = nav_row["regime"]
-    band = cfg.regime.band
-    sma = nav_row["signal_sma"]
-    threshold = sma * (1 - band) if state == "bull" else sma * (1 + band)
-    signal = nav_row["signal"]
-    distance = signal / threshold - 1 if np.isfinite(threshold) and threshold > 0 else None
+    sma, signal = nav_row["signal_sma"], nav_row["signal"]
+    threshold = regime_threshold(sma, cfg.regime.band, state)
+    distance = signal_distance(signal, threshold)
     return IndexState(
         as_of=day, last_trade=last, previous_trade=prev, next_rebalance=next_rebalance_date(cfg, day),
         regime=state, signal=signal, sma=sma, threshold=threshold, distance=distance, nav=nav_row["nav"],

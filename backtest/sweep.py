@@ -22,6 +22,8 @@ from pathlib import Path
 import polars as pl
 
 from backtest.engine import backtest_statistics
+from backtest.formatting import sig
+from backtest.progress import ProgressBar
 from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
@@ -123,7 +125,8 @@ def run_sweep(
     size = chunk_size or max(1, min(64, math.ceil(len(payload) / (4 * n_workers))))
     chunks = list(_chunks(payload, size))
     results: dict[int, dict] = {}
-    with _progress(progress, len(payload)) as advance:
+    with ProgressBar("sweep", enabled=progress, total=len(payload)) as bar:
+        advance = bar.advance
         if scheduler is not None:
             _run_dask(scheduler, market, chunks, results, advance)
         elif n_workers == 1:
@@ -173,25 +176,6 @@ def _run_dask(scheduler, market, chunks, results, advance) -> None:
             client.close()
 
 
-class _progress:
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        self._bar = Progress("sweep", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        self._bar.__enter__()
-        task = self._bar.add_task("sweep", total=self.total)
-        return lambda n: self._bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.__exit__(*exc)
-
-
 def _frame(configs, grid, results) -> pl.DataFrame:
     rows = []
     for i, (values, _) in enumerate(configs):
@@ -228,7 +212,7 @@ def ranking_markdown(frame: pl.DataFrame, grid: dict, by: str = "sharpe") -> str
     cols = [*grid, "cagr", "volatility", "sharpe", "max_drawdown", "turnover_annualised", "costs_total"]
     lines = [f"# Sweep: {frame.height} configs, ranked by {by}", "", "| " + " | ".join(cols) + " |",
              "|" + "---|" * len(cols)]
-    cell = lambda v: "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    cell = lambda v: "–" if v is None else (sig(v, 4) if isinstance(v, float) else str(v))
     for r in best.select(cols).iter_rows():
         lines.append("| " + " | ".join(cell(v) for v in r) + " |")
     return "\n".join(lines) + "\n"

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from backtest.cli import entrypoint, main
-from backtest.cli.data import ProgressBar, data_cmd
+from backtest.cli.data import data_cmd
+from backtest.progress import ProgressBar
 from index_engine.data.coingecko import fetch
 from tests._coingecko import _client, _no_real_keys, api, sleeps  # noqa: F401  (fixtures)
 
@@ -80,7 +81,7 @@ def test_progress_true_logs_each_coin(api, sleeps, tmp_path, caplog):
 
 def test_progress_bar_shows_markup_in_a_coin_id_literally():
     buf = io.StringIO()
-    with ProgressBar(True, console=Console(file=buf, width=120)) as bar:
+    with ProgressBar("market_chart", True, console=Console(file=buf, width=120)) as bar:
         bar(0, 2, "[bold]coin")
     assert "market_chart [bold]coin" in buf.getvalue()
 

@@ -9,18 +9,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING
 
 import click
 
+from backtest.progress import ProgressBar
 from index_engine.data.coingecko import DEFAULT_RUN_TIMEOUT, fetch_summary, parse_days
 from index_engine.data.coingecko_client import DEFAULT_MAX_WAIT, DEFAULT_REQUEST_TIMEOUT, CoinGeckoClient
 from index_engine.data.coingecko_guard import one_line
 from index_engine.errors import CoinGeckoError
-
-if TYPE_CHECKING:
-    from rich.progress import TaskID
 
 _LOGGERS = ("index_engine.data.coingecko", "index_engine.data.coingecko_client")
 
@@ -39,36 +35,6 @@ def _cli_logging() -> None:
             logger.addHandler(_EchoHandler(level=logging.INFO))
         if logger.level == logging.NOTSET or logger.level > logging.INFO:
             logger.setLevel(logging.INFO)
-
-
-class ProgressBar:
-    """A rich progress bar on stderr fed by the library's ``progress(done, total, coin_id)`` callback;
-    the coin id is markup-escaped, so ``[bold]`` is shown as typed."""
-
-    def __init__(self, enabled: bool, console=None) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        self.bar = Progress(*columns, console=console or Console(stderr=True), disable=not enabled)
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> ProgressBar:
-        self.bar.__enter__()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.bar.__exit__(exc_type, exc, tb)
-
-    def __call__(self, done: int, total: int, coin_id: str) -> None:
-        """Show ``done`` of ``total`` coins; ``coin_id`` is the coin being fetched ("" at the end)."""
-        from rich.markup import escape
-
-        if self.task is None:
-            self.task = self.bar.add_task("market_chart", total=total)
-        label = f"market_chart {escape(coin_id)}" if coin_id else "market_chart"
-        self.bar.update(self.task, completed=done, total=total, description=label)
 
 
 def _fail(message: str) -> None:
@@ -120,7 +86,7 @@ def fetch_cmd(top: int, days: str, out: str, no_progress: bool, refresh: bool, m
         raise click.UsageError(str(exc)) from None
     _cli_logging()
     try:
-        with client, ProgressBar(not no_progress) as bar:
+        with client, ProgressBar("market_chart", enabled=not no_progress) as bar:
             s = fetch_summary(top, days, Path(out), progress=bar, client=client, refresh=refresh,
                               run_timeout=run_timeout)
     except CoinGeckoError as exc:
