@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from backtest.kernels import SimulationResult
-from backtest.result import BacktestResult
+from backtest.result import BacktestResult, Lazy
 from backtest.stats import compute_stats
 from index_engine import __version__
 from index_engine.codes import (
@@ -181,8 +181,8 @@ def build_result(
     benchmarks: Sequence[tuple[str, BacktestResult]] = (),
     cost_warnings: tuple = (),
 ) -> BacktestResult:
-    """The ``BacktestResult`` of a replay: frames, statistics and the summary (summary.json)."""
-    nav = nav_frame(market, plan, sim, level)
+    """The ``BacktestResult`` of a replay: statistics and the summary (summary.json) now, the frames
+    when they are first read."""
     switches = regime_switch_dates(market, plan)
     stats = run_statistics(cfg, market, plan, sim)
     rows = np.arange(plan.first_row, plan.last_row + 1)
@@ -191,7 +191,6 @@ def build_result(
                           len(switches), initial_value=1000.0)
     kinds, counts = np.unique(plan.trade_kind, return_counts=True)
     stats["n_trades_by_kind"] = {KIND_NAMES[k]: int(c) for k, c in zip(kinds, counts)}
-    unfilled = unfilled_frame(market, sim)
     warnings = {w.kind: {"count": w.count, "message": w.message, "examples": list(w.examples)}
                 for w in (*market.warnings, *plan.warnings, *cost_warnings)}
     summary = {
@@ -213,14 +212,12 @@ def build_result(
         "config_sha256": cfg.config_hash(),
         "version": __version__,
     }
-    return BacktestResult(
-        config=cfg,
-        nav=nav,
-        holdings=holdings_frame(market, sim),
-        transactions=transactions_frame(market, sim),
-        stats=stats,
-        summary=summary,
-        plan=plan,
-        benchmarks=benchmarks_frame(list(benchmarks)),
-        unfilled=unfilled,
-    )
+    bench = list(benchmarks)
+    frames = {
+        "nav": Lazy(lambda: nav_frame(market, plan, sim, level)),
+        "holdings": Lazy(lambda: holdings_frame(market, sim)),
+        "transactions": Lazy(lambda: transactions_frame(market, sim)),
+        "benchmarks": Lazy(lambda: benchmarks_frame(bench)),
+        "unfilled": Lazy(lambda: unfilled_frame(market, sim)),
+    }
+    return BacktestResult(config=cfg, stats=stats, summary=summary, plan=plan, frames=frames)

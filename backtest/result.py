@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -17,6 +19,30 @@ OUTPUT_FILES = (
 )
 
 
+class Lazy:
+    """A frame built on first use and kept (``run_backtest`` builds no frame nobody reads)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make: Callable[[], Any] | None = make
+        self._value: Any = None
+
+    @classmethod
+    def of(cls, value: Any) -> Lazy:
+        """An already-built value."""
+        out = cls(lambda: value)
+        out.get()
+        return out
+
+    def get(self) -> Any:
+        """The value, built now if needed."""
+        if self._make is not None:
+            self._value, self._make = self._make(), None
+        return self._value
+
+
+FRAMES = ("nav", "holdings", "transactions", "benchmarks", "unfilled")
+
+
 @dataclass(frozen=True, eq=False)
 class BacktestResult:
     """Outputs of ``run_backtest`` (polars frames; call ``.to_pandas()`` on any of them for pandas).
@@ -28,17 +54,50 @@ class BacktestResult:
     plan: the methodology's trade dates and target weights (``index_engine.plan.IndexPlan``).
     benchmarks: long frame (date, benchmark, nav, index_level) of the ``benchmarks:`` series.
     unfilled: orders skipped (``costs.min_order_usd``) or cut (``costs.max_participation``).
+
+    The frames are built from the replay's records the first time they are read.
     """
 
     config: IndexConfig
-    nav: pl.DataFrame
-    holdings: pl.DataFrame
-    transactions: pl.DataFrame
     stats: dict
     summary: dict
     plan: IndexPlan
-    benchmarks: pl.DataFrame | None = None
-    unfilled: pl.DataFrame | None = None
+    frames: dict[str, Lazy] = field(default_factory=dict, repr=False)
+
+    @property
+    def nav(self) -> pl.DataFrame:
+        """nav.parquet's rows (one per observation of the window)."""
+        return self.frames["nav"].get()
+
+    @property
+    def holdings(self) -> pl.DataFrame:
+        """holdings.parquet's rows (the book after every trade date)."""
+        return self.frames["holdings"].get()
+
+    @property
+    def transactions(self) -> pl.DataFrame:
+        """transactions.parquet's rows (one per order)."""
+        return self.frames["transactions"].get()
+
+    @property
+    def benchmarks(self) -> pl.DataFrame | None:
+        """benchmarks.parquet's rows (date, benchmark, nav, index_level)."""
+        return self.frames["benchmarks"].get() if "benchmarks" in self.frames else None
+
+    @property
+    def unfilled(self) -> pl.DataFrame | None:
+        """unfilled.parquet's rows (orders skipped or cut)."""
+        return self.frames["unfilled"].get() if "unfilled" in self.frames else None
+
+    def with_frames(self, **frames: pl.DataFrame | None) -> BacktestResult:
+        """A copy with some frames replaced (e.g. to test the invariant checkers on a corrupted run);
+        None drops an optional frame (benchmarks, unfilled)."""
+        unknown = set(frames) - set(FRAMES)
+        if unknown:
+            raise TypeError(f"unknown frames {sorted(unknown)}; expected some of {FRAMES}")
+        merged = {**self.frames, **{k: Lazy.of(v) for k, v in frames.items() if v is not None}}
+        return BacktestResult(self.config, self.stats, self.summary, self.plan,
+                              {k: v for k, v in merged.items() if frames.get(k, True) is not None})
 
     def write(self, out_dir: str | Path, report: bool = True) -> Path:
         """Write the run folder atomically with its manifest (``backtest.io.write_run``): the Parquet

@@ -57,6 +57,18 @@ def engine_run(inputs, variant, fee_bps):
     return result.nav["nav"].to_numpy()
 
 
+def engine_frames_run(inputs, variant, fee_bps):
+    """``engine_run`` plus every other output frame (holdings, transactions, unfilled), as a run folder needs."""
+    key = (variant.name, fee_bps)
+    cfg = inputs["configs"].get(key)
+    if cfg is None:
+        cfg = inputs["configs"][key] = mods["IndexConfig"]().with_overrides(variant.engine_overrides(fee_bps))
+    result = mods["run_backtest"](cfg, inputs["market"], benchmarks=False)
+    for frame in (result.holdings, result.transactions, result.unfilled):
+        frame.height  # noqa: B018 - built on first read
+    return result.nav["nav"].to_numpy()
+
+
 # ---- the hand-written baseline and the memory floor ---------------------------------------------------
 def baseline_import():
     import baseline_numba
@@ -69,7 +81,7 @@ def raw_prepare(panel):
 
 
 def baseline_run(panel, variant, fee_bps):
-    monday = workload.monday_mask(panel.dates)
+    monday = workload.schedule_mask(panel.dates, variant)
     return mods["baseline"].run(panel.price, panel.market_cap, panel.include, monday,
                                 variant.max_weight, variant.regime, fee_bps)
 
@@ -80,6 +92,7 @@ def floor_run(panel, variant, fee_bps):
 
 CONTENDERS = {
     "engine": (engine_import, engine_prepare, engine_run),
+    "engine-frames": (engine_import, engine_prepare, engine_frames_run),
     "baseline": (baseline_import, raw_prepare, baseline_run),
     "floor": (baseline_import, raw_prepare, floor_run),
 }

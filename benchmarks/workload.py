@@ -51,6 +51,7 @@ class Variant:
     name: str
     max_weight: float | None  # None = no cap
     regime: bool  # total-market-cap 200-observation SMA switch
+    frequency: str = "weekly"  # "weekly" (Mondays) or "every_observation"
 
     def engine_overrides(self, fee_bps: float) -> dict:
         """Dotted overrides of ``IndexConfig()`` (the flagship defaults) for index-engine."""
@@ -59,7 +60,7 @@ class Variant:
             "selection.top_n": TOP_N,
             "weighting.scheme": "market_cap",
             "weighting.max_weight": self.max_weight,
-            "rebalance.frequency": "weekly",
+            "rebalance.frequency": self.frequency,
             "rebalance.weekday": "monday",
             "rebalance.decision_lag": DECISION_LAG,
             "regime.signal": "total_market_cap_sma" if self.regime else "none",
@@ -73,11 +74,29 @@ class Variant:
         }
 
 
+#: contenders of compare.py — key: (environment, script, worker argv prefix, options, label)
+CONTENDERS = {
+    "index-engine": ("main", "run_engine.py", ["engine"], "", "index-engine `run_backtest` → NAV"),
+    "index-engine-frames": ("main", "run_engine.py", ["engine-frames"], "",
+                            "index-engine `run_backtest` → every output frame"),
+    "baseline": ("main", "run_engine.py", ["baseline"], "", "hand-written numba loop (NAV only)"),
+    "floor": ("main", "run_engine.py", ["floor"], "", "memory floor: one pass over price + cap"),
+    "vectorbt": ("peers", "peer_vectorbt.py", [], "", "vectorbt `from_orders`, all N columns"),
+    "vectorbt-pruned": ("peers", "peer_vectorbt.py", [], "prune", "vectorbt, held columns only"),
+    "vectorbt-rust": ("peers", "peer_vectorbt.py", [], "rust", "vectorbt-rust engine, all N columns"),
+    "vectorbt-nan-rows": ("peers", "peer_vectorbt.py", [], "nan-rows", "vectorbt, NaN = no order (untuned)"),
+    "bt": ("peers", "peer_bt.py", [], "", "bt `Backtest`, all N columns"),
+    "bt-pruned": ("peers", "peer_bt.py", [], "prune", "bt, held columns only"),
+}
+DEFAULT_PEERS = "vectorbt,vectorbt-pruned,bt,bt-pruned"
+
+
 VARIANTS = {
     "plain": Variant("plain", None, False),
     "cap10": Variant("cap10", 0.10, False),
     "regime": Variant("regime", None, True),
     "full": Variant("full", 0.10, True),
+    "daily": Variant("daily", None, False, "every_observation"),
 }
 
 
@@ -154,6 +173,11 @@ def regime_state(market_cap: np.ndarray, include: np.ndarray, window: int = REGI
     return pd.Series(raw).ffill().fillna(1.0).to_numpy().astype(np.int8)
 
 
+def schedule_mask(dates: np.ndarray, variant: Variant) -> np.ndarray:
+    """(T,) scheduled rebalance rows of ``variant``: Mondays, or every row."""
+    return np.ones(dates.shape[0], bool) if variant.frequency == "every_observation" else monday_mask(dates)
+
+
 def monday_mask(dates: np.ndarray) -> np.ndarray:
     """(T,) scheduled weekly (Monday) rebalance rows: the first observation on/after each Monday."""
     days = dates.astype(np.int64)
@@ -203,7 +227,7 @@ def target_plan(
     state = regime_at[lag:]
     prev = np.r_[state[0], state[:-1]]
     bull = state == 1
-    trade = (bull & monday_mask(dates)[lag:]) | (state != prev)
+    trade = (bull & schedule_mask(dates, variant)[lag:]) | (state != prev)
     trade[0] = bull[0]
     trade_rows = rows[trade]
     d = trade_rows - lag

@@ -16,6 +16,7 @@ from index_engine.kernels.capping import (
     INFEASIBLE_CATEGORY,
     INFEASIBLE_FLOOR,
 )
+from index_engine.kernels.rolling import trailing_median
 
 
 def _dates(market: MarketData, rows: np.ndarray, limit: int = 10) -> list[str]:
@@ -109,11 +110,11 @@ def stale_decision_warning(market: MarketData, trade_rows: np.ndarray, decision_
         return None
     days = market.dates.astype(np.int64)
     have = decision_rows >= 0
-    # the usual spacing is the median gap of the calendar up to each trade row: later data never
-    # changes whether an earlier trade is flagged
-    spacing = running_median(np.diff(days).astype(float))
+    # the usual spacing is the median of the calendar's last SPACING_WINDOW gaps up to each trade row:
+    # later data never changes whether an earlier trade is flagged
+    spacing = trailing_median_gap(days)
     d = decision_rows[have]
-    usual = spacing[np.maximum(trade_rows[have] - 1, 0)]
+    usual = spacing[trade_rows[have]]
     age = days[trade_rows[have]] - days[d]
     lag = np.maximum(trade_rows[have] - d, 1)
     stale = age > 3 * usual * lag
@@ -129,21 +130,13 @@ def stale_decision_warning(market: MarketData, trade_rows: np.ndarray, decision_
     )
 
 
-def running_median(x: np.ndarray) -> np.ndarray:
-    """(n,) median of x[:i + 1] at each i (two heaps, O(n log n))."""
-    import heapq
+SPACING_WINDOW = 30
 
-    low: list[float] = []  # max-heap (negated)
-    high: list[float] = []
-    out = np.empty(x.shape[0])
-    for i, v in enumerate(x.tolist()):
-        if low and v > -low[0]:
-            heapq.heappush(high, v)
-        else:
-            heapq.heappush(low, -v)
-        if len(low) > len(high) + 1:
-            heapq.heappush(high, -heapq.heappop(low))
-        elif len(high) > len(low):
-            heapq.heappush(low, -heapq.heappop(high))
-        out[i] = -low[0] if len(low) > len(high) else (-low[0] + high[0]) / 2.0
+
+def trailing_median_gap(days: np.ndarray, window: int = SPACING_WINDOW) -> np.ndarray:
+    """(T,) median of the last ``window`` gaps (days) between consecutive observations up to each row
+    (row 0: 1 day)."""
+    out = np.ones(days.shape[0])
+    if days.shape[0] > 1:
+        out[1:] = trailing_median(np.diff(days).astype(float), window)
     return out

@@ -6,8 +6,6 @@ docs/testing.md); the tamper and cheat tests below make sure they can fail.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import polars as pl
 import pytest
@@ -133,25 +131,25 @@ def _tamper(result, kind: str):
     bump = lambda frame, col, row, f: frame.with_columns(  # noqa: E731
         pl.when(pl.int_range(pl.len()) == row).then(pl.col(col) * f).otherwise(pl.col(col)).alias(col))
     if kind == "weight" and h.height:
-        return dataclasses.replace(result, holdings=h.with_columns(
+        return result.with_frames(holdings=h.with_columns(
             pl.when(pl.int_range(pl.len()) == 0).then(pl.col("weight") + 1e-6).otherwise(pl.col("weight"))))
     if kind == "quantity" and h.height:
-        return dataclasses.replace(result, holdings=bump(h, "quantity", h.height - 1, 1 + 1e-6))
+        return result.with_frames(holdings=bump(h, "quantity", h.height - 1, 1 + 1e-6))
     if kind == "nav":
-        return dataclasses.replace(result, nav=bump(nav, "nav", nav.height - 1, 1 + 1e-6))
+        return result.with_frames(nav=bump(nav, "nav", nav.height - 1, 1 + 1e-6))
     if kind == "fee" and x.height:
         big = int(np.argmax(x["notional"].to_numpy()))
-        return dataclasses.replace(result, transactions=x.with_columns(
+        return result.with_frames(transactions=x.with_columns(
             pl.when(pl.int_range(pl.len()) == big).then(pl.col("fee") + 1e-6 * pl.col("notional"))
             .otherwise(pl.col("fee")).alias("fee")))
     if kind == "drop_order" and x.height:
-        return dataclasses.replace(result, transactions=x.slice(1))
+        return result.with_frames(transactions=x.slice(1))
     if kind == "reason" and x.height:
         flipped = pl.when(pl.col("reason") == "entry").then(pl.lit("reweight")).otherwise(pl.lit("entry"))
-        return dataclasses.replace(result, transactions=x.with_columns(
+        return result.with_frames(transactions=x.with_columns(
             pl.when(pl.int_range(pl.len()) == 0).then(flipped).otherwise(pl.col("reason")).alias("reason")))
     if kind == "drop_holding" and (h["asset_id"] != result.config.stable.asset).any():
-        return dataclasses.replace(result, holdings=h.filter(pl.int_range(pl.len()) != int(
+        return result.with_frames(holdings=h.filter(pl.int_range(pl.len()) != int(
             np.argmax((h["asset_id"] != result.config.stable.asset).to_numpy()))))
     return None
 

@@ -60,16 +60,14 @@ def test_read_run_returns_what_was_written(result, tmp_path):
 
 
 def test_empty_tables_only_where_a_run_can_have_them(result, tmp_path):
-    from dataclasses import replace
-
-    bare = replace(result, holdings=result.holdings.clear(), transactions=result.transactions.clear(),
+    bare = result.with_frames(holdings=result.holdings.clear(), transactions=result.transactions.clear(),
                    benchmarks=None, unfilled=None)
     run = read_run(write_run(bare, tmp_path / "bare", report=False))
     assert run.benchmarks.is_empty() and run.unfilled.is_empty() and run.transactions.is_empty()
     with pytest.raises(RunFolderError, match="nav table has no rows"):
-        write_run(replace(result, nav=result.nav.clear()), tmp_path / "empty", report=False)
+        write_run(result.with_frames(nav=result.nav.clear()), tmp_path / "empty", report=False)
     with pytest.raises(RunFolderError, match="unexpected column extra"):
-        write_run(replace(result, nav=result.nav.with_columns(extra=1)), tmp_path / "x", report=False)
+        write_run(result.with_frames(nav=result.nav.with_columns(extra=1)), tmp_path / "x", report=False)
     assert not (tmp_path / "empty").exists() and not (tmp_path / "x").exists()
 
 

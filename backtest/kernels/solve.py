@@ -65,6 +65,10 @@ def _excess(x, a, b, lin, impact, max_impact, gas, nav_pre):
         d = a[j] * x + b[j]
         if d != 0.0:
             q = abs(d)
+            if impact[j] == 0.0:  # linear costs (fixed_bps): no square root needed
+                f += lin[j] * q + gas[j]
+                df += (1.0 if d > 0.0 else -1.0) * a[j] * lin[j]
+                continue
             root = np.sqrt(q)
             if impact[j] * root < max_impact:
                 f += lin[j] * q + impact[j] * q * root + gas[j]

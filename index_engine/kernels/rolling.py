@@ -167,3 +167,18 @@ def sma_of_valid(x: np.ndarray, window: int) -> np.ndarray:
                     c += 1
             out[t, i] = s / c if c > 0 else np.nan
     return out
+
+
+@njit(cache=True)
+def trailing_median(x: np.ndarray, window: int) -> np.ndarray:
+    """(n,) median of the last ``window`` values of ``x`` up to each position (fewer at the start)."""
+    n = x.shape[0]
+    out = np.empty(n)
+    buf = np.empty(window)
+    for i in range(n):
+        lo = max(0, i - window + 1)
+        m = i + 1 - lo
+        buf[:m] = x[lo: i + 1]
+        b = np.sort(buf[:m])
+        out[i] = b[m // 2] if m % 2 == 1 else 0.5 * (b[m // 2 - 1] + b[m // 2])
+    return out

@@ -75,26 +75,53 @@ class TradeSchedule(NamedTuple):
     review: np.ndarray
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _valid(x: float) -> bool:
     return x > 0.0 and x < np.inf  # NaN compares False
 
 
 @njit(cache=True)
+def _asset_ok(panel, screens, k, d, t, i, lst, missing) -> bool:
+    """Whether asset ``i`` is eligible for trade k (decision row d ≥ 0, trade row t, list ``lst``).
+    ``missing[0]`` counts the assets that pass every screen but lack a score."""
+    if not screens.static_ok[i]:
+        return False
+    if not (_valid(panel.price[d, i]) and _valid(panel.market_cap[d, i]) and _valid(panel.price[t, i])):
+        return False
+    if screens.min_history_days > 0 and panel.days[d] - screens.first_day[i] < screens.min_history_days:
+        return False
+    if screens.list_members.shape[0] > 0 and (lst < 0 or not screens.list_members[lst, i]):  # before the first list
+        return False
+    if screens.min_volume > 0.0 and trailing_mean(panel.volume, d, i, screens.volume_window) < screens.min_volume:
+        return False
+    if screens.score_ok.shape[0] > 0 and not screens.score_ok[k, i]:
+        if screens.score_missing[k, i]:
+            missing[0] += 1
+        return False
+    return True
+
+
+@njit(cache=True)
+def _list_of(screens, k) -> int:
+    return screens.list_of_trade[k] if screens.list_of_trade.shape[0] > 0 else -1
+
+
+@njit(cache=True)
 def _eligible(panel, screens, k, d, t, idx, missing) -> int:
-    """Write the eligible columns of trade k (ascending) into ``idx``; return how many. ``missing[0]``
-    counts the assets that pass every screen but lack a score."""
-    n = panel.price.shape[1]
-    m = 0
+    """Write the eligible columns of trade k (ascending) into ``idx``; return how many. The same
+    screens as ``_asset_ok``, as one tight loop over the panel's rows d and t (the hot path)."""
     if d < 0:
         return 0
-    lst = screens.list_of_trade[k] if screens.list_of_trade.shape[0] > 0 else -1
-    use_scores = screens.score_ok.shape[0] > 0
+    lst = _list_of(screens, k)
     use_lists = screens.list_members.shape[0] > 0
-    for i in range(n):
-        if not screens.static_ok[i]:
+    use_scores = screens.score_ok.shape[0] > 0
+    price_d, cap_d, price_t = panel.price[d], panel.market_cap[d], panel.price[t]
+    static_ok = screens.static_ok
+    m = 0
+    for i in range(price_d.shape[0]):
+        if not static_ok[i]:
             continue
-        if not (_valid(panel.price[d, i]) and _valid(panel.market_cap[d, i]) and _valid(panel.price[t, i])):
+        if not (_valid(price_d[i]) and _valid(cap_d[i]) and _valid(price_t[i])):
             continue
         if screens.min_history_days > 0 and panel.days[d] - screens.first_day[i] < screens.min_history_days:
             continue
@@ -159,10 +186,15 @@ def _composite_keys(panel, screens, rules, d, idx, m, key) -> None:
 
 
 @njit(cache=True)
-def _ranked(panel, screens, rules, d, idx, m, key, work) -> int:
+def _ranked(panel, screens, rules, d, idx, m, key, work, guess) -> int:
     """Order idx[:m] by key ascending (ties by column) in place, keeping only the best
     ``exit_rank + top_n`` (every tie at the boundary included): no rule looks further down (buffers,
-    reviews and replacements need at most 2·top_n ranks). Returns how many are kept."""
+    reviews and replacements need at most 2·top_n ranks). Returns how many are kept.
+
+    Incremental across consecutive trades: ``guess[0]`` is a key a little beyond the previous trade's
+    boundary (the 1.5 × limit-th smallest). When at least ``limit`` keys are ≤ it, the boundary is
+    searched among those only (exactly the same boundary, found in a fraction of the work);
+    otherwise among all keys."""
     if rules.composite_cap + rules.composite_volume > 0.0:
         _composite_keys(panel, screens, rules, d, idx, m, key)
     else:
@@ -170,8 +202,19 @@ def _ranked(panel, screens, rules, d, idx, m, key, work) -> int:
             key[j] = -panel.rank_score[d, idx[j]]
     limit = rules.exit_rank + rules.top_n
     if m > limit:
-        work[:m] = key[:m]
-        bound = _kth_smallest(work[:m], limit - 1)
+        cnt = 0
+        g = guess[0]
+        if g == g:  # a guess from the previous trade
+            for j in range(m):
+                if key[j] <= g:
+                    work[cnt] = key[j]
+                    cnt += 1
+        if cnt < limit:  # the guess holds too few keys (or there is none): search all of them
+            work[:m] = key[:m]
+            cnt = m
+        loose = min(cnt, limit + limit // 2)
+        guess[0] = _kth_smallest(work[:cnt], loose - 1)  # also moves the `loose` smallest to the front
+        bound = _kth_smallest(work[:loose], limit - 1)
         kept = 0
         for j in range(m):
             if key[j] <= bound:
@@ -187,32 +230,32 @@ def _ranked(panel, screens, rules, d, idx, m, key, work) -> int:
 
 
 @njit(cache=True)
-def _reselect(rules, order, m, members, incumbent, qualified, out) -> None:
-    """The buffer rule over candidates ``order[:m]`` in rank order; writes the new member flags to
-    ``out``. ``incumbent``: the previous trade was invested, so ``members`` are incumbents."""
-    chosen = 0
+def _reselect(rules, order, m, is_member, incumbent, qualified, chosen) -> int:
+    """The buffer rule over candidates ``order[:m]`` in rank order; writes the chosen columns to
+    ``chosen`` and returns how many. ``incumbent``: the previous trade was invested, so the assets
+    flagged in ``is_member`` are incumbents."""
+    n_chosen = 0
     picked = np.zeros(m, np.bool_)
     for pos in range(m):
         rank = pos + 1
         i = order[pos]
-        if incumbent and members[i]:
+        if incumbent and is_member[i]:
             ok = rank <= rules.exit_rank
         else:  # the time buffer guards a standing index; a start (no incumbents) selects by rank alone
             ok = rank <= rules.entry_rank and (qualified[i] or not incumbent)
-        if ok and chosen < rules.top_n:  # candidates come in rank order: trimming drops the worst-ranked
+        if ok and n_chosen < rules.top_n:  # candidates come in rank order: trimming drops the worst-ranked
             picked[pos] = True
-            chosen += 1
+            chosen[n_chosen] = i
+            n_chosen += 1
     for pos in range(m):  # fill by rank (newcomers still need to have qualified)
-        if chosen >= rules.top_n:
+        if n_chosen >= rules.top_n:
             break
         i = order[pos]
-        if not picked[pos] and (not incumbent or members[i] or qualified[i]):
+        if not picked[pos] and (not incumbent or is_member[i] or qualified[i]):
             picked[pos] = True
-            chosen += 1
-    out[:] = False
-    for pos in range(m):
-        if picked[pos]:
-            out[order[pos]] = True
+            chosen[n_chosen] = i
+            n_chosen += 1
+    return n_chosen
 
 
 @njit(cache=True)
@@ -233,42 +276,45 @@ def select_members(panel, screens, rules, schedule):
     """
     r_count = schedule.trade_rows.shape[0]
     n = panel.price.shape[1]
-    members = np.zeros(n, np.bool_)
-    eligible = np.zeros(n, np.bool_)
+    is_member = np.zeros(n, np.bool_)
+    members = np.empty(max(rules.top_n, 1), np.int64)  # the member columns, ascending
+    n_members = 0
     streak = np.zeros(n, np.int64)
     qualified = np.ones(n, np.bool_)
     idx = np.empty(n, np.int64)
     key = np.empty(n)
     work = np.empty(n)
+    chosen = np.empty(max(rules.top_n, 1), np.int64)
+    guess = np.full(1, np.nan)  # see _ranked
     ptr = np.zeros(r_count + 1, np.int64)
     cols = np.empty(max(16, min(r_count * rules.top_n, 1 << 22)), np.int64)
     nnz = 0
     was_active = False
     missing = np.zeros(1, np.int64)
     for k in range(r_count):
-        d = schedule.decision_rows[k]
+        d, t = schedule.decision_rows[k], schedule.trade_rows[k]
         active = schedule.active[k]
         full = active and (schedule.reselect[k] or not was_active)
-        m = _eligible(panel, screens, k, d, schedule.trade_rows[k], idx, missing)
-        if active and not full:
-            eligible[:] = False
-            for pos in range(m):
-                eligible[idx[pos]] = True
-        if full or schedule.review[k] or (active and rules.replace_dropped):
-            m = _ranked(panel, screens, rules, d, idx, m, key, work)
+        ranked = full or schedule.review[k] or (active and rules.replace_dropped)
+        m = 0
+        if ranked:  # the whole universe is screened and ranked; a plain reweight only checks its members
+            m = _eligible(panel, screens, k, d, t, idx, missing)
+            m = _ranked(panel, screens, rules, d, idx, m, key, work, guess)
         if schedule.review[k] and rules.qualify_reviews > 1:
             _update_streaks(rules, idx, m, streak, qualified, work)
         if not active:
-            members[:] = False
+            n_members = _set_members(is_member, members, n_members, idx, 0)
         elif full:
-            _reselect(rules, idx, m, members, was_active, qualified, eligible)
-            members[:] = eligible
+            n_chosen = _reselect(rules, idx, m, is_member, was_active, qualified, chosen)
+            n_members = _set_members(is_member, members, n_members, chosen, n_chosen)
         elif rules.replace_dropped:
-            _replace_dropped(idx, m, members, eligible)
+            n_members = _replace_dropped(panel, screens, k, d, t, idx, m, is_member, members, n_members, missing)
         was_active = active
-        if active:
-            for i in range(n):
-                if members[i] and eligible[i]:
+        if active and d >= 0:
+            lst = _list_of(screens, k)
+            for j in range(n_members):
+                i = members[j]
+                if full or _asset_ok(panel, screens, k, d, t, i, lst, missing):
                     if nnz == cols.shape[0]:
                         grown = np.empty(2 * cols.shape[0], np.int64)
                         grown[:nnz] = cols[:nnz]
@@ -277,6 +323,18 @@ def select_members(panel, screens, rules, schedule):
                     nnz += 1
         ptr[k + 1] = nnz
     return ptr, cols[:nnz].copy(), missing[0]
+
+
+@njit(cache=True)
+def _set_members(is_member, members, n_members, chosen, n_chosen) -> int:
+    """Replace the member set by ``chosen[:n_chosen]`` (kept ascending); O(members), not O(N)."""
+    for j in range(n_members):
+        is_member[members[j]] = False
+    picked = np.sort(chosen[:n_chosen])
+    for j in range(n_chosen):
+        members[j] = picked[j]
+        is_member[picked[j]] = True
+    return n_chosen
 
 
 @njit(cache=True)
@@ -292,15 +350,28 @@ def _update_streaks(rules, order, m, streak, qualified, mark) -> None:
 
 
 @njit(cache=True)
-def _replace_dropped(order, m, members, eligible) -> None:
+def _replace_dropped(panel, screens, k, d, t, order, m, is_member, members, n_members, missing) -> int:
     """Each member not eligible now leaves the members for good; the best-ranked eligible non-member
-    (``order`` is in rank order) takes its place."""
-    n = members.shape[0]
-    for i in range(n):
-        if members[i] and not eligible[i]:
-            members[i] = False
-            for pos in range(m):
-                c = order[pos]
-                if not members[c] and eligible[c]:
-                    members[c] = True
-                    break
+    (``order`` is in rank order) takes its place. Returns the new member count (columns ascending)."""
+    if d < 0:
+        return n_members
+    lst = _list_of(screens, k)
+    out = np.empty(n_members, np.int64)
+    n_out = 0
+    for j in range(n_members):
+        i = members[j]
+        if _asset_ok(panel, screens, k, d, t, i, lst, missing):
+            out[n_out] = i
+            n_out += 1
+            continue
+        is_member[i] = False
+        for pos in range(m):
+            c = order[pos]
+            if not is_member[c]:
+                is_member[c] = True
+                out[n_out] = c
+                n_out += 1
+                break
+    out = np.sort(out[:n_out])
+    members[:n_out] = out
+    return n_out
