@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 
 from backtest.engine import run_backtest
+from backtest.gauges import SignalGauge, signal_gauges
 from backtest.result import BacktestResult
-from backtest.stats import regime_threshold, signal_distance
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import PlanError
@@ -29,8 +29,10 @@ class IndexState:
         price (last valid close, USD), quantity, value (USD) of the replayed portfolio in ``result``.
     changes: what the last trade changed versus the one before: asset_id, symbol, change
         (entry | exit | reweight), weight_before, weight_after.
-    regime: bull/bear in effect; signal, sma, threshold (the level whose crossing switches the
-        regime) and distance = signal / threshold − 1 (None where undefined).
+    regime: bull / bear / partial in effect; risk_share the share of NAV targeted in risk assets;
+        signal, sma, threshold (the level whose crossing switches the regime) and distance = signal /
+        threshold − 1 of a single signal (None where undefined, and for a composite); ``signals`` every
+        signal against its own threshold (``backtest.gauges``).
     """
 
     as_of: dt.date
@@ -42,6 +44,8 @@ class IndexState:
     sma: float | None
     threshold: float | None
     distance: float | None
+    risk_share: float
+    signals: list[SignalGauge]
     nav: float
     holdings: pl.DataFrame
     changes: pl.DataFrame
@@ -56,7 +60,8 @@ class IndexState:
             "previous_trade": None if self.previous_trade is None else str(self.previous_trade),
             "next_rebalance": None if self.next_rebalance is None else str(self.next_rebalance),
             "regime": {"state": self.regime, "signal": num(self.signal), "sma": num(self.sma),
-                       "threshold": num(self.threshold), "distance": num(self.distance)},
+                       "threshold": num(self.threshold), "distance": num(self.distance),
+                       "risk_share": self.risk_share, "signals": [g.to_dict() for g in self.signals]},
             "nav": self.nav,
             "holdings": self.holdings.with_columns(pl.col(pl.Date).cast(pl.Utf8)).to_dicts(),
             "changes": self.changes.to_dicts(),
@@ -84,11 +89,13 @@ def index_state(cfg: IndexConfig, market: MarketData, as_of=None) -> IndexState:
     changes = _changes(result, prev, last)
     state = nav_row["regime"]
     sma, signal = nav_row["signal_sma"], nav_row["signal"]
-    threshold = regime_threshold(sma, cfg.regime.band, state)
-    distance = signal_distance(signal, threshold)
+    gauges = signal_gauges(cfg, nav_row)
+    one = gauges[0] if len(gauges) == 1 else None
+    threshold = None if one is None else one.threshold
     return IndexState(
         as_of=day, last_trade=last, previous_trade=prev, next_rebalance=next_rebalance_date(cfg, day),
-        regime=state, signal=signal, sma=sma, threshold=threshold, distance=distance, nav=nav_row["nav"],
+        regime=state, signal=signal, sma=sma, threshold=threshold, distance=None if one is None else one.distance,
+        risk_share=float(nav_row["risk_share"]), signals=gauges, nav=nav_row["nav"],
         holdings=holdings, changes=changes, result=result,
     )
 

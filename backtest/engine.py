@@ -20,6 +20,7 @@ from index_engine.codes import STATUS_NAV_EXHAUSTED, STATUS_OK
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import BacktestError, PlanError
+from index_engine.kernels.portable import exp_array, log_array
 from index_engine.plan import IndexPlan, PlanCache, build_plan
 
 
@@ -44,13 +45,26 @@ def stable_prices(market: MarketData, plan: IndexPlan) -> np.ndarray:
     return out
 
 
+def stable_growth(cfg: IndexConfig, market: MarketData) -> np.ndarray:
+    """(T,) growth factor of the stable sleeve's units from the previous observation:
+    (1 + stable.yield_apr) ^ (calendar days / 365), 1.0 at the first row and without a yield. Computed
+    with the portable exp/log (``index_engine.kernels.portable``), identical on every CPU."""
+    apr = float(cfg.stable.yield_apr)
+    out = np.ones(market.n_dates)
+    if apr == 0.0 or market.n_dates < 2:
+        return out
+    gaps = np.diff(market.dates.astype("datetime64[D]").astype(np.int64)).astype(np.float64)
+    out[1:] = exp_array(log_array(np.array([1.0 + apr]))[0] * gaps / 365.0)
+    return out
+
+
 def replay_inputs(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> ReplayInputs:
     """The kernel's inputs for ``plan``, validated (see ``_check``)."""
     targets = plan.targets
     inputs = ReplayInputs(
         market=ReplayMarket(
             price=market.price, volume=market.volume, days=market.dates.astype(np.int64),
-            stable_price=stable_prices(market, plan), stable_growth=np.ones(market.n_dates),
+            stable_price=stable_prices(market, plan), stable_growth=stable_growth(cfg, market),
         ),
         plan=ReplayPlan(
             first=int(plan.first_row), last=int(plan.last_row), trade_rows=plan.trade_rows.astype(np.int64),

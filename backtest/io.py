@@ -39,7 +39,8 @@ _F, _S, _D = pl.Float64(), pl.String(), pl.Date()
 RUN_COLUMNS: dict[str, dict[str, pl.DataType]] = {
     "nav.parquet": {"date": _D, "nav": _F, "regime": _S, "stable_weight": _F, "turnover": _F, "costs": _F,
                     "n_holdings": pl.Int64(), "fee": _F, "platform_fee": _F, "slippage": _F, "gas": _F,
-                    "signal": _F, "signal_sma": _F, "index_level": _F, "rebalance_skipped": pl.Boolean()},
+                    "signal": _F, "signal_sma": _F, "index_level": _F, "rebalance_skipped": pl.Boolean(),
+                    "risk_share": _F, "stable_yield": _F},
     "holdings.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "quantity": _F, "price": _F, "value": _F,
                          "weight": _F},
     "transactions.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "side": _S, "quantity": _F, "price": _F,

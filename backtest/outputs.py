@@ -13,10 +13,12 @@ from backtest.result import BacktestResult, Lazy
 from backtest.stats import compute_stats
 from index_engine import __version__
 from index_engine.codes import (
+    BEAR,
     BULL,
     KIND_NAMES,
     KIND_REGIME_ENTRY,
     KIND_REGIME_EXIT,
+    PARTIAL,
     REASON_NAMES,
     REGIME_NAMES,
     UNFILLED_REASONS,
@@ -56,7 +58,8 @@ _SIDES = ("sell", "buy")
 def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationResult, level: np.ndarray) -> pl.DataFrame:
     """nav.parquet: one row per observation of the window (values after that date's trades)."""
     rows = np.arange(plan.first_row, plan.last_row + 1)
-    regime = _names(REGIME_NAMES, plan.regime_at[rows] == BULL, "regime")
+    share = plan.share_at[rows]
+    regime = _names(REGIME_NAMES, regime_codes(share), "regime")
     return pl.DataFrame({
         "date": market.dates[rows],
         "nav": sim.nav,
@@ -73,7 +76,29 @@ def nav_frame(market: MarketData, plan: IndexPlan, sim: SimulationResult, level:
         "signal_sma": _at_decision(plan.regime.sma, rows - plan.decision_lag),
         "index_level": level,
         "rebalance_skipped": sim.skipped,
+        "risk_share": share,
+        "stable_yield": sim.stable_yield,
+        **signal_columns(plan, rows - plan.decision_lag),
     })
+
+
+def regime_codes(share: np.ndarray) -> np.ndarray:
+    """``codes.REGIME_NAMES`` index of each risk share: bear (0), bull (1), partial (in between)."""
+    return np.where(share >= 1.0, BULL, np.where(share <= 0.0, BEAR, PARTIAL))
+
+
+def signal_columns(plan: IndexPlan, decision_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Each signal's inputs in effect at each row (at its decision row): ``signal_<name>`` (its value),
+    ``signal_<name>_lower`` / ``_upper`` (the exit and entry thresholds) and ``vote_<name>`` (its own
+    state machine, 1 bull / 0 bear — before the ``evaluate`` sampling and the vote)."""
+    out: dict[str, np.ndarray] = {}
+    for s in plan.regime.signals:
+        out[f"signal_{s.name}"] = _at_decision(s.value, decision_rows)
+        out[f"signal_{s.name}_lower"] = _at_decision(s.lower, decision_rows)
+        out[f"signal_{s.name}_upper"] = _at_decision(s.upper, decision_rows)
+        vote = np.where(decision_rows >= 0, s.state[np.maximum(decision_rows, 0)], BULL)
+        out[f"vote_{s.name}"] = vote.astype(np.int8)
+    return out
 
 
 def _at_decision(series: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -133,13 +158,14 @@ def unfilled_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
 
 
 def regime_switch_dates(market: MarketData, plan: IndexPlan) -> list[dict]:
-    """The trade dates of the regime switches, ``[{"date", "to"}]`` (summary.json)."""
+    """The trade dates of the regime exits and entries, ``[{"date", "to", "share"}]`` (summary.json):
+    ``to`` is the regime label after the switch (bear / bull / partial), ``share`` the risk share."""
     kinds = plan.trade_kind
     switch = (kinds == KIND_REGIME_EXIT) | (kinds == KIND_REGIME_ENTRY)
-    return [
-        {"date": str(market.dates[r]), "to": "bear" if k == KIND_REGIME_EXIT else "bull"}
-        for r, k in zip(plan.trade_rows[switch], kinds[switch])
-    ]
+    rows = plan.trade_rows[switch]
+    labels = regime_codes(plan.share_at[rows])
+    return [{"date": str(market.dates[r]), "to": REGIME_NAMES[c], "share": float(plan.share_at[r])}
+            for r, c in zip(rows, labels)]
 
 
 def stats_invested(sim: SimulationResult) -> np.ndarray:
@@ -158,6 +184,7 @@ def run_statistics(cfg: IndexConfig, market: MarketData, plan: IndexPlan, sim: S
     stats["n_unfilled_orders"] = int(sim.unfilled.shape[0])
     stats["n_reconstitutions"] = int(plan.reselected.sum())
     stats["n_rebalances_skipped"] = int(sim.skipped.sum())
+    stats["stable_yield"] = float(sim.stable_yield.sum())
     return stats
 
 

@@ -34,7 +34,7 @@ STATS_KEYS: tuple[str, ...] = (
 )
 #: the statistics of one row of a sweep (``STATS_KEYS`` plus the order counts)
 ROW_STATS: tuple[str, ...] = (*STATS_KEYS, "n_transactions", "n_unfilled_orders", "n_reconstitutions",
-                              "n_rebalances_skipped")
+                              "n_rebalances_skipped", "stable_yield")
 
 
 def _as_days(dates: np.ndarray) -> np.ndarray:

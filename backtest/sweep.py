@@ -6,6 +6,17 @@ A grid maps dotted config paths to lists of values, e.g.::
     weighting.max_weight: [null, 0.1]
     costs.fee_bps: [5, 10]
 
+The optional key ``designs`` maps names to sets of overrides that vary together (a regime design, an
+index family), crossed with the other keys; the result has a ``design`` column with the name::
+
+    designs:
+      sma200: {}
+      golden_cross: {regime.signal: sma_crossover, regime.fast_window: 50}
+
+A grid of more than ``MAX_CONFIGS`` combinations is refused before anything runs (raise the limit
+with ``max_configs``). A combination whose run fails keeps its row, with the error in ``error`` and
+no statistics; the other rows are kept.
+
 Each config runs ``backtest_statistics`` (no frames). Work that does not depend on a swept value is
 computed once per worker: the market panel is sent once (scattered once on Dask), plans are shared
 between configs that differ only in costs or initial NAV, and regime signals and the rebalance
@@ -27,6 +38,7 @@ from backtest.progress import ProgressBar
 from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
+from index_engine.errors import IndexEngineError
 from index_engine.extras import require_extra
 from index_engine.plan import PlanCache
 
@@ -34,6 +46,12 @@ from index_engine.plan import PlanCache
 RANK_KEYS = ("sharpe", "cagr", "sortino", "calmar", "total_return", "final_nav", "max_drawdown", "volatility",
              "costs_total", "cost_drag_bps_per_year", "turnover_annualised", "time_invested")
 LOWER_IS_BETTER = ("volatility", "costs_total", "cost_drag_bps_per_year", "turnover_annualised")
+
+
+#: the largest grid ``run_sweep`` accepts by default (``max_configs`` / ``--max-configs`` raise it)
+MAX_CONFIGS = 20_000
+#: the grid key of named override sets, and the result column that holds their names
+DESIGNS, DESIGN_COLUMN = "designs", "design"
 
 
 def load_grid(path: str | Path) -> dict[str, list]:
@@ -47,22 +65,46 @@ def validate_grid(raw, source: str = "<grid>") -> dict[str, list]:
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(f"{source}: expected a mapping of dotted config paths to lists, "
                           "e.g. 'regime.window: [100, 200]'")
-    grid = {}
+    grid: dict[str, list] = {}
     for key, values in raw.items():
+        if key == DESIGNS:
+            if not isinstance(values, dict) or not values or not all(
+                    isinstance(v, dict) or v is None for v in values.values()):
+                raise ConfigError(f"{source}: designs: expected a mapping of design names to mappings of dotted "
+                                  "config paths, e.g. 'designs: {golden_cross: {regime.signal: sma_crossover}}'")
+            grid[DESIGN_COLUMN] = [(str(name), dict(v or {})) for name, v in values.items()]
+            continue
+        if key == DESIGN_COLUMN:
+            raise ConfigError(f"{source}: {key}: reserved for the names of 'designs'")
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{source}: {key}: expected a non-empty list of values, got {values!r}")
         grid[str(key)] = values
     return grid
 
 
-def expand(cfg: IndexConfig, grid: dict[str, list], source: str = "<grid>") -> list[tuple[dict, IndexConfig]]:
-    """Every combination as (swept values by dotted path, validated config); errors name the combination."""
+def grid_size(grid: dict[str, list]) -> int:
+    """The number of combinations of ``grid`` (computed without expanding it)."""
+    return math.prod(len(v) for v in grid.values())
+
+
+def expand(cfg: IndexConfig, grid: dict[str, list], source: str = "<grid>",
+           max_configs: int = MAX_CONFIGS) -> list[tuple[dict, IndexConfig]]:
+    """Every combination as (swept values by dotted path — a design by its name —, validated config);
+    errors name the combination. ``ConfigError`` before expanding a grid of more than ``max_configs``."""
+    n = grid_size(grid)
+    if n > max_configs:
+        raise ConfigError(f"{source}: the grid has {n:,} combinations, more than the limit of {max_configs:,}; "
+                          "narrow it, or raise the limit (--max-configs) if you mean it")
     keys = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         values = dict(zip(keys, combo))
+        overrides = {k: v for k, v in values.items() if k != DESIGN_COLUMN}
+        if DESIGN_COLUMN in values:
+            name, design = values[DESIGN_COLUMN]
+            values[DESIGN_COLUMN], overrides = name, {**design, **overrides}
         try:
-            out.append((values, cfg.with_overrides(values)))
+            out.append((values, cfg.with_overrides(overrides)))
         except ConfigError as exc:
             raise ConfigError(f"{source}: the combination {values} is not a valid config:\n{exc}") from None
     return out
@@ -84,10 +126,13 @@ def _run_chunk(payload: list[tuple[int, dict]], market: MarketData | None = None
         key = id(market)
         if _WORKER.get("market_id") != key:
             _WORKER.update(market=market, market_id=key, cache=PlanCache())
-    out = []
+    out: list[tuple[int, dict]] = []
     for index, raw in payload:
         cfg = IndexConfig.from_dict(raw, source="sweep")
-        out.append((index, backtest_statistics(cfg, _WORKER["market"], _WORKER["cache"])))
+        try:
+            out.append((index, backtest_statistics(cfg, _WORKER["market"], _WORKER["cache"])))
+        except IndexEngineError as exc:  # this combination cannot run: keep its error, run the others
+            out.append((index, {"error": f"{type(exc).__name__}: {exc}"}))
     return out
 
 
@@ -109,8 +154,10 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = True,
     chunk_size: int | None = None,
+    max_configs: int = MAX_CONFIGS,
 ) -> pl.DataFrame:
-    """One row per config: the swept values (columns named by dotted path), then the statistics.
+    """One row per config: the swept values (columns named by dotted path; ``design`` for named
+    designs), the statistics, and ``error`` (null, or why that combination could not run).
 
     ``workers``: local processes (default: CPU count; 1 = in this process). ``scheduler``: address of
     a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``; it needs the
@@ -118,7 +165,7 @@ def run_sweep(
     """
     if scheduler is not None:
         require_extra("sweep", "sweep --scheduler")
-    configs = expand(cfg, grid)
+    configs = expand(cfg, grid, max_configs=max_configs)
     order = _order_for_sharing(configs)
     payload = [(i, configs[i][1].resolved()) for i in order]
     n_workers = workers or _cpu_count()
@@ -180,9 +227,14 @@ def _frame(configs, grid, results) -> pl.DataFrame:
     rows = []
     for i, (values, _) in enumerate(configs):
         stats = results[i]
-        rows.append({**{k: values[k] for k in grid}, **{k: stats[k] for k in ROW_STATS}})
-    frame = pl.DataFrame(rows, infer_schema_length=None)
-    return frame
+        rows.append({**{k: values[k] for k in grid}, **{k: stats.get(k) for k in ROW_STATS},
+                     "error": stats.get("error")})
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.col("error").cast(pl.Utf8))
+
+
+def failures(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of a sweep whose combination could not run (``error`` set)."""
+    return frame.filter(pl.col("error").is_not_null()) if "error" in frame.columns else frame.clear()
 
 
 def check_rank_key(by: str) -> None:
@@ -195,6 +247,8 @@ def ranked(frame: pl.DataFrame, by: str = "sharpe", top: int = 10) -> pl.DataFra
     """The best ``top`` configs by a statistic (max_drawdown: closest to 0 first; costs, volatility
     and turnover: smallest first)."""
     check_rank_key(by)
+    if "error" in frame.columns:
+        frame = frame.filter(pl.col("error").is_null())
     return frame.sort(by, descending=by not in LOWER_IS_BETTER, nulls_last=True).head(top)
 
 

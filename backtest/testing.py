@@ -16,6 +16,7 @@ import polars as pl
 
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
+from index_engine.testing import regime as regime_rules
 from index_engine.testing import rules
 from index_engine.testing.rules import close, req
 
@@ -47,23 +48,36 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     req(set(txs) | set(unf) <= set(hold), f"orders on non-trade dates {sorted((set(txs) | set(unf)) - set(hold))[:3]}")
     rb = cfg.rebalance
     lists = _membership_lists(cfg)
-    sched, bull_at, start = rules.scheduled(days, rb), rules.bull_at(cfg, market), max(r0, lag)
+    sched, start = rules.scheduled(days, rb), max(r0, lag)
     recon = rules.reconstitutions(days, rb, sorted(lists))
+    sample = sched | recon
+    sample[min(start, len(days) - 1)] = True
+    share_at = regime_rules.share_at(cfg, market, sample)
+    apr = cfg.stable.yield_apr
     score = rules.ranking_cap(cfg, market)
     cost_cols = [k for k in ("fee", "platform_fee", "slippage", "gas") if k in nav[0]]
     book = {stable: b.initial_nav / sp[r0]}
     members: set = set()
     was_active, streak, prev_exp = False, {a: 0 for a in market.asset_ids}, None
     for t, n in zip(range(r0, r1 + 1), nav):
-        day, bull = n["date"], n["regime"] == "bull"
-        req(bull == bull_at[t], f"{day}: regime {n['regime']}, re-derived {'bull' if bull_at[t] else 'bear'}")
+        day, share = n["date"], share_at[t]
+        bull = share > 0
+        label = "bull" if share >= 1 else "bear" if share <= 0 else "partial"
+        req(n["regime"] == label and n.get("risk_share", share) == share,
+            f"{day}: regime {n['regime']} / risk share {n.get('risk_share')}, re-derived {label} / {share}")
         req(math.isfinite(n["nav"]) and n["nav"] > 0, f"{day}: NAV {n['nav']} is not finite > 0")
+        if t > r0 and stable in book:  # the stable sleeve's yield: (1 + apr)^(days / 365) per observation
+            grown = book[stable] * (1.0 + apr) ** ((days[t] - days[t - 1]).days / 365.0)
+            req(close(n.get("stable_yield", 0.0), (grown - book[stable]) * sp[t], 1e-9, n["nav"] * 1e-3),
+                f"{day}: stable_yield {n.get('stable_yield')} != {(grown - book[stable]) * sp[t]}")
+            book = {**book, stable: grown}
         pre, costs = sum(q * mark(a, t) for a, q in book.items()), sum(n[k] for k in cost_cols)
         req(close(n["costs"], costs, tol, n["nav"]),
                   f"{day}: costs {n['costs']} != sum of {cost_cols} {costs}")
-        switched = t > start and bull != bull_at[t - 1]
+        switched = t > start and bull != (share_at[t - 1] > 0)
+        scaled = t > start and bull and share_at[t - 1] > 0 and share != share_at[t - 1]
         first_trade = bull and t == start
-        planned = t >= start and (switched or sched[t] or recon[t] or first_trade)
+        planned = t >= start and (switched or scaled or sched[t] or recon[t] or first_trade)
         skipped = bool(n.get("rebalance_skipped", False))
         req((day in hold) == (planned and not skipped),
                   f"{day}: trade={day in hold} but regime={n['regime']} switched={switched} scheduled={sched[t]}")
@@ -92,7 +106,7 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
                     members = (members - {a}) | set([x for x in order if x not in members][:1])
         exp = members & set(order)
         if skipped:
-            req(not (switched or starting or recon[t]) and exp == prev_exp and rb.drift_band > 0,
+            req(not (switched or scaled or starting or recon[t]) and exp == prev_exp and rb.drift_band > 0,
                       f"{day}: a drift-band skip on a date that must trade (switch/start/reconstitution/new members)")
             req(close(n["nav"], pre, tol), f"{day}: skipped, but NAV {n['nav']} != marked holdings {pre}")
             continue
@@ -110,6 +124,8 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
             req(abs(h["weight"] - h["value"] / n["nav"]) <= tol, f"{where}: weight {h['weight']} != value / NAV")
         risk = {a: w for a, w in w_new.items() if a != stable}
         req(n["n_holdings"] == len(risk), f"{day}: n_holdings {n['n_holdings']} != {len(risk)}")
+        req(frozen or not exp or abs(sum(risk.values()) - share) <= tol,
+            f"{day}: risk weights sum to {sum(risk.values())}, the risk share is {share}")
         for a in set(risk) - set(frozen):
             cat = market.categories[market.asset_index(a)]
             req(cat not in cfg.universe.exclude_categories, f"{day}: holds {a} of excluded category {cat}")
@@ -117,7 +133,8 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
         req(set(risk) - set(frozen) <= exp and (frozen or exp <= set(risk)),  # frozen sells may starve buys
              f"{day}: holds {sorted(risk)}, expected {sorted(exp)}, unfilled {sorted(frozen)}")
         if risk and not frozen:
-            rules.check_weights(cfg, market, t, risk, str(day), score, None if listed is None else listed[1])
+            rules.check_weights(cfg, market, t, {a: w / share for a, w in risk.items()}, str(day), score,
+                                None if listed is None else listed[1])
         turnover = 0.5 * sum(abs(w_new.get(a, 0.0) - book.get(a, 0.0) * mark(a, t) / pre) for a in set(book) | set(new))
         req(abs(turnover - n["turnover"]) <= tol, f"{day}: turnover {n['turnover']} != {turnover}")
         sums: dict[str, float] = defaultdict(float)
@@ -140,10 +157,12 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
                     f"{where}: notional {q} outside [min_order_usd {c.min_order_usd}, participation cap {cap}]")
                 req(x["side"] == "sell" or elig[market.asset_index(a)], f"{where}: bought an ineligible/unpriced asset")
             signed[a] = q / x["price"] if x["side"] == "buy" else -q / x["price"]
-            old, zero_target = book.get(a, 0.0), (a not in exp) if a != stable else bool(exp)
+            old = book.get(a, 0.0)
+            zero_target = (a not in exp) if a != stable else bool(exp) and share >= 1
             why = ("entry" if t == start and bull else "delisted" if old and a != stable and
                    not market.price[t, market.asset_index(a)] > 0 else ("regime_entry" if bull else "regime_exit")
-                   if switched else "entry" if not old else "exit" if zero_target else "reweight")
+                   if switched else "entry" if not old else "exit" if zero_target else "regime_scale" if scaled
+                   else "reweight")
             req(x["reason"] == why, f"{where}: reason {x['reason']!r}, expected {why!r}")
         for k in cost_cols:
             req(close(sums[k], n[k], tol, n["nav"]), f"{day}: transactions' {k} {sums[k]} != nav {k} {n[k]}")
@@ -219,7 +238,8 @@ def check_no_lookahead(cfg: IndexConfig, market: MarketData, cut_date, rtol: flo
     if cut < market.dates[0] or (cfg.backtest.start is not None and np.datetime64(cfg.backtest.start, "D") > cut):
         return False
     part_market = market.truncate(cut)
-    needed = {cfg.stable.asset} - {"cash"} | ({cfg.regime.asset} if cfg.regime.signal == "asset_price_sma" else set())
+    followed = {p.asset for p in cfg.regime.parts() if p.asset and p.signal in regime_rules.FOLLOWS_ASSET}
+    needed = ({cfg.stable.asset} - {"cash"}) | followed
     if not needed | ({cfg.costs.gas_asset} if cfg.costs.gas_units else set()) <= set(part_market.asset_ids):
         return False
     full, part = run_backtest(cfg, market), run_backtest(cfg, part_market)

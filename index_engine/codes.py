@@ -9,7 +9,8 @@ from __future__ import annotations
 # ---- regime state of one signal (IndexPlan.regime) -------------------------------------------------
 BEAR = 0
 BULL = 1
-REGIME_NAMES = ("bear", "bull")
+PARTIAL = 2  # the label of a risk share strictly between 0 and 1 (graduated exposure); never a state
+REGIME_NAMES = ("bear", "bull", "partial")
 
 # ---- why a trade date trades (IndexPlan.trade_kind; summary n_trades_by_kind) ----------------------
 KIND_INITIAL = 0  # the first investment of the window

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index_engine.codes import BULL, KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_SCHEDULED
+from index_engine.codes import KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_REGIME_SCALE, KIND_SCHEDULED
 from index_engine.config import IndexConfig
 from index_engine.data.membership import load_membership
 from index_engine.data.panel import DataWarning, MarketData
@@ -23,7 +23,7 @@ from index_engine.errors import PlanError
 from index_engine.kernels.selection import TradeSchedule
 from index_engine.kernels.sparse import Targets
 from index_engine.market_cap import ranking_cap
-from index_engine.regime import RegimeSeries, compute_regime, regime_signal
+from index_engine.regime import RegimeSeries, compute_regime, follow_series, series_key, share_in_effect, signal_series
 from index_engine.schedule import calendar_mask, rebalance_mask
 from index_engine.selection import panel_view, select, selection_rules
 from index_engine.universe import screens
@@ -53,16 +53,19 @@ class IndexPlan:
         decision_lag: observations between a trade and the data its decisions use.
         trade_rows: (R,) observation rows of the trade dates, increasing.
         decision_rows: (R,) rows whose data each trade uses (trade_rows − decision_lag; −1 = none).
-        trade_kind: (R,) ``codes.KIND_*``: initial investment, scheduled, regime exit/entry.
-        targets: target weights of the risk assets per trade (sparse CSR, ``kernels.sparse.Targets``);
-            the stable sleeve gets 1 − the row sum.
+        trade_kind: (R,) ``codes.KIND_*``: initial investment, scheduled, regime exit/entry/scale.
+        targets: target weights of the risk assets per trade (sparse CSR, ``kernels.sparse.Targets``),
+            scaled by the risk share; the stable sleeve gets 1 − the row sum.
         reselected: (R,) True where the trade re-selected its members (a reconstitution).
         skippable: (R,) True where a drift band may skip the trade (a scheduled reweight-only date).
         drift_band: ``rebalance.drift_band`` (0: never skip).
         n_assets: N, the panel's number of asset columns.
         stable_col: column of the stable asset, or −1 for the ``cash`` sleeve.
         regime: the regime series over the whole panel (state through each observation).
-        regime_at: (T,) state in effect for a trade at each observation (lag applied).
+        regime_at: (T,) state in effect for a trade at each observation (1 bull where the risk share
+            is > 0; decision lag and ``evaluate`` sampling applied).
+        share_at: (T,) risk share in effect for a trade at each observation (1.0 / 0.0 binary; k / m
+            graduated).
         warnings: methodology warnings (infeasible caps, short selections).
 
     """
@@ -81,6 +84,7 @@ class IndexPlan:
     stable_col: int
     regime: RegimeSeries
     regime_at: np.ndarray
+    share_at: np.ndarray
     warnings: tuple[DataWarning, ...]
 
     @property
@@ -118,29 +122,30 @@ def stable_column(cfg: IndexConfig, market: MarketData) -> int:
 
 
 def trade_schedule(
-    regime_at: np.ndarray, scheduled: np.ndarray, first: int, last: int
+    share_at: np.ndarray, scheduled: np.ndarray, first: int, last: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Trade rows and kinds inside [first, last].
+    """Trade rows and kinds inside [first, last] from the risk share in effect at each row.
 
-    Invest at ``first`` when bullish there; afterwards trade on every regime switch (bull→bear:
-    regime_exit, bear→bull: regime_entry) and on scheduled dates (while bearish their target is the
-    stable sleeve). ``first`` must
-    be a row with decision data (see ``build_plan``).
+    Invest at ``first`` when the share is > 0 there; afterwards trade on every change of the share
+    (to 0: regime_exit; from 0: regime_entry; between two positive shares: regime_scale) and on
+    scheduled dates (while the share is 0 their target is the stable sleeve, so they only complete
+    exits left unfilled by costs.min_order_usd / max_participation). ``first`` must be a row with
+    decision data (see ``build_plan``).
     """
     if first > last:
         return np.zeros(0, np.int64), np.zeros(0, np.int8)
     rows = np.arange(first, last + 1)
-    state = regime_at[first : last + 1]
-    prev = np.empty_like(state)
-    prev[0] = state[0]
-    prev[1:] = state[:-1]
+    share = share_at[first : last + 1]
+    prev = np.empty_like(share)
+    prev[0] = share[0]
+    prev[1:] = share[:-1]
     kind = np.full(rows.size, -1, np.int8)
-    # scheduled dates trade in both regimes: while bearish the target is the stable sleeve, so they
-    # only complete exits left unfilled by costs.min_order_usd / max_participation (else no order)
+    changed = share != prev
     kind[scheduled[first : last + 1]] = KIND_SCHEDULED
-    kind[(state != prev) & (state == BULL)] = KIND_REGIME_ENTRY
-    kind[(state != prev) & (state != BULL)] = KIND_REGIME_EXIT
-    if state[0] == BULL:
+    kind[changed & (prev > 0) & (share > 0)] = KIND_REGIME_SCALE
+    kind[changed & (prev <= 0)] = KIND_REGIME_ENTRY
+    kind[changed & (share <= 0)] = KIND_REGIME_EXIT
+    if share[0] > 0:
         kind[0] = KIND_INITIAL
     keep = kind >= 0
     return rows[keep], kind[keep]
@@ -156,7 +161,6 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     first, last = backtest_window(cfg, market)
     stable_col = stable_column(cfg, market)
     lag = cfg.rebalance.decision_lag
-    regime, regime_at = _regime(cfg, market, cache)
     path = cfg.universe.membership
     membership = cache.get(("membership", path), lambda: load_membership(path, market)) if path else None
 
@@ -171,9 +175,11 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
         rows = np.searchsorted(market.dates, membership.dates, side="left")
         recon[rows[rows < market.n_dates]] = True
     # before row `lag` no data has been observed to decide on: the window starts in the stable sleeve
-    trade_rows, kind = trade_schedule(regime_at, scheduled | recon, max(first, lag), last)
+    start = max(first, lag)
+    regime, share_at = _regime(cfg, market, cache, scheduled | recon, start)
+    trade_rows, kind = trade_schedule(share_at, scheduled | recon, start, last)
     decision_rows = trade_rows - lag
-    active = regime_at[trade_rows] == BULL
+    active = share_at[trade_rows] > 0
     starts = (kind == KIND_INITIAL) | (kind == KIND_REGIME_ENTRY)
     if rb.reconstitution is None and membership is None:
         reselect = review = np.ones(trade_rows.size, bool)  # every trade re-selects
@@ -191,6 +197,7 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     ptr, cols, missing_scores = select(view, scr, selection_rules(cfg.selection, market), schedule)
     rules = weight_rules(cfg.weighting, market, None if membership is None else membership.weights, list_of_trade)
     targets, flags = weigh(ptr, cols, score, schedule.decision_rows, rules)
+    targets = _scaled(targets, share_at[trade_rows])
     skippable = _drift_candidates(cfg, kind, reselect, recon[trade_rows], ptr, cols)
 
     warnings = [*weighting_warnings(cfg, market, trade_rows, flags),
@@ -201,24 +208,39 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     if stale is not None:
         warnings.append(stale)
     return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, targets, reselect & active, skippable,
-                     float(rb.drift_band), market.n_assets, stable_col, regime, regime_at, tuple(warnings))
+                     float(rb.drift_band), market.n_assets, stable_col, regime, (share_at > 0).astype(np.int8),
+                     share_at, tuple(warnings))
 
 
-def _regime(cfg: IndexConfig, market: MarketData, cache: PlanCache) -> tuple[RegimeSeries, np.ndarray]:
-    """The regime series and (T,) the state in effect for a trade at each row (decision lag applied)."""
-    lag = cfg.rebalance.decision_lag
-    signal_key: tuple
-    if cfg.regime.signal == "total_market_cap_sma":
-        signal_key = ("total_market_cap", tuple(cfg.universe.exclude_categories), tuple(cfg.universe.assets or ()))
-    else:
-        signal_key = (cfg.regime.signal, cfg.regime.asset)
-    signal = cache.get(("signal", signal_key), lambda: regime_signal(market, cfg.regime, cfg.universe))
-    regime = cache.get(("regime", signal_key, cfg.regime.model_dump_json()),
-                       lambda: compute_regime(market, cfg.regime, cfg.universe, signal))
-    regime_at = np.full(market.n_dates, BULL, np.int8)  # undefined before any data → bullish
-    if lag < market.n_dates:
-        regime_at[lag:] = regime.state[: market.n_dates - lag]
-    return regime, regime_at
+def _regime(cfg: IndexConfig, market: MarketData, cache: PlanCache, scheduled: np.ndarray,
+            start: int) -> tuple[RegimeSeries, np.ndarray]:
+    """The regime series and (T,) the risk share in effect for a trade at each row: the share at the
+    decision row, sampled at ``start`` and the ``scheduled`` rows only when ``evaluate: rebalance``."""
+    g, u = cfg.regime, cfg.universe
+
+    def part(sig, name):
+        key = series_key(sig, u)
+        series = None if sig.signal == "breadth" else cache.get(("series", key),
+                                                                 lambda: follow_series(market, sig, u))
+        return cache.get(("signal", key, sig.model_dump_json(), name),
+                         lambda: signal_series(market, sig, u, name, series))
+
+    regime = cache.get(("regime", g.model_dump_json(), tuple(u.exclude_categories), tuple(u.assets or ())),
+                       lambda: compute_regime(market, g, u, None if g.signal == "none" else
+                                              [part(p, n) for p, n in zip(g.parts(), g.part_names())]))
+    sample = None
+    if g.evaluate == "rebalance":
+        sample = scheduled.copy()
+        sample[min(start, market.n_dates - 1)] = True
+    return regime, share_in_effect(regime.share, cfg.rebalance.decision_lag, sample)
+
+
+def _scaled(targets: Targets, share: np.ndarray) -> Targets:
+    """Targets with each trade's weights multiplied by its risk share (unchanged where it is 1)."""
+    if np.all(share == 1.0):
+        return targets
+    factor = np.repeat(share, np.diff(targets.ptr))
+    return Targets(targets.ptr, targets.col, targets.weight * factor)
 
 
 def _drift_candidates(cfg: IndexConfig, kind: np.ndarray, reselect: np.ndarray, calendar_recon: np.ndarray,

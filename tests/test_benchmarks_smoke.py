@@ -54,7 +54,7 @@ def test_baseline_loop_matches_run_backtest(market, variant, fee_bps, tol):
     v = workload.VARIANTS[variant]
     result = run_backtest(_config(variant, fee_bps), market, benchmarks=False)
     ours = result.nav["nav"].to_numpy()
-    nav = baseline_numba.run(market.price, market.market_cap, _include(market), workload.monday_mask(_days(market)),
+    nav = baseline_numba.run(market.price, market.market_cap, _include(market), workload.schedule_mask(_days(market), v),
                              v.max_weight, v.regime, fee_bps, top_n=TOP_N, regime_window=WINDOW)
     assert nav.shape == ours.shape
     assert np.max(np.abs(nav / ours - 1.0)) <= tol

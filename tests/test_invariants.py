@@ -103,23 +103,27 @@ def test_caps_hold_and_weights_sum_to_one(market_config):
     plan = build_plan(cfg, market)
     n_sel = (plan.weights > 0).sum(axis=1)
     total = plan.weights.sum(axis=1)
+    share = plan.share_at[plan.trade_rows]
     bull = plan.regime_at[plan.trade_rows] == 1
+    assert ((share > 0) == bull).all()
     assert (total[~bull] == 0).all(), "bear trades hold only the stable sleeve"
-    np.testing.assert_allclose(total[n_sel > 0], 1.0, rtol=0, atol=1e-12)
+    # graduated exposure: the selection's weights scaled by the risk share, the rest in the stable sleeve
+    np.testing.assert_allclose(total[n_sel > 0], share[n_sel > 0], rtol=0, atol=1e-12)
     wc = cfg.weighting
     if wc.rank_caps or wc.min_weight or wc.category_caps or wc.fixed or cfg.universe.membership:
         # every bound of the general problem, re-derived (tiered caps, floors, category caps, fixed weights)
         score = rules.ranking_cap(cfg, market)
         for k in np.flatnonzero(n_sel > 0):
             cols, w = plan.targets.row(k)
-            rules.check_weights(cfg, market, int(plan.trade_rows[k]), dict(zip(market.asset_ids[cols], w)),
+            rules.check_weights(cfg, market, int(plan.trade_rows[k]), dict(zip(market.asset_ids[cols], w / share[k])),
                                 f"trade {k}", score)
         return
     cap = wc.max_weight
     if cap is not None and cap < 1:
+        weights = plan.weights / np.where(share > 0, share, 1.0)[:, None]
         feasible = n_sel * cap >= 1
-        assert (plan.weights[feasible] <= cap * (1 + 1e-12)).all()
-        for row, n in zip(plan.weights[~feasible & (n_sel > 0)], n_sel[~feasible & (n_sel > 0)]):
+        assert (weights[feasible] <= cap * (1 + 1e-12)).all()
+        for row, n in zip(weights[~feasible & (n_sel > 0)], n_sel[~feasible & (n_sel > 0)]):
             np.testing.assert_allclose(row[row > 0], 1.0 / n, rtol=1e-12)
         assert ("cap_infeasible" in {w.kind for w in plan.warnings}) == bool((~feasible & (n_sel > 0)).any())
 
@@ -148,6 +152,12 @@ def _tamper(result, kind: str):
         flipped = pl.when(pl.col("reason") == "entry").then(pl.lit("reweight")).otherwise(pl.lit("entry"))
         return result.with_frames(transactions=x.with_columns(
             pl.when(pl.int_range(pl.len()) == 0).then(flipped).otherwise(pl.col("reason")).alias("reason")))
+    if kind == "regime" and nav.height:
+        flipped = pl.when(pl.col("regime") == "bull").then(pl.lit("bear")).otherwise(pl.lit("bull"))
+        return result.with_frames(nav=nav.with_columns(
+            pl.when(pl.int_range(pl.len()) == nav.height - 1).then(flipped).otherwise(pl.col("regime")).alias("regime")))
+    if kind == "risk_share" and nav.height:
+        return result.with_frames(nav=bump(nav, "risk_share", nav.height - 1, 0.5))
     if kind == "drop_holding" and (h["asset_id"] != result.config.stable.asset).any():
         return result.with_frames(holdings=h.filter(pl.int_range(pl.len()) != int(
             np.argmax((h["asset_id"] != result.config.stable.asset).to_numpy()))))
@@ -156,7 +166,7 @@ def _tamper(result, kind: str):
 
 @settings(FAST, max_examples=60)
 @given(market_and_config(), st.sampled_from(["weight", "quantity", "nav", "fee", "drop_order", "reason",
-                                             "drop_holding"]))
+                                             "drop_holding", "regime"]))
 def test_check_result_invariants_detects_corruption(market_config, kind):
     market, cfg = market_config
     result = run(market, cfg)

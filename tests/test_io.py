@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from backtest import atomic
-from backtest.io import EMPTY_ALLOWED, RUN_COLUMNS, check_output_dir, output_lock, read_run, write_run
+from backtest.io import EMPTY_ALLOWED, EXTRA_COLUMNS, RUN_COLUMNS, check_output_dir, output_lock, read_run, write_run
 from backtest.result import OUTPUT_FILES
 from backtest.sweep import write_sweep
 from index_engine.errors import RunFolderError
@@ -37,8 +37,16 @@ def test_run_columns_are_what_a_real_run_writes(result, tmp_path):
     assert result.benchmarks.height and result.unfilled.height  # every table has rows in this run
     out = write_run(result, tmp_path / "run")
     for name, columns in RUN_COLUMNS.items():
-        assert dict(pl.read_parquet(out / name).schema) == columns, name  # names, order and dtypes
-        assert list(pl.read_parquet(out / name).columns) == list(columns), name
+        schema = dict(pl.read_parquet(out / name).schema)
+        extra = {c: schema.pop(c) for c in list(schema) if c not in columns}
+        assert schema == columns, name  # names, order and dtypes
+        assert list(schema) == list(columns), name
+        # beyond the contract: only the regime's per-signal columns (EXTRA_COLUMNS), after the fixed ones
+        assert all(EXTRA_COLUMNS[name].match(c) for c in extra), (name, extra)
+        assert list(pl.read_parquet(out / name).columns)[: len(columns)] == list(columns), name
+    assert set(pl.read_parquet(out / "nav.parquet").columns) >= {
+        "signal_total_market_cap_sma", "signal_total_market_cap_sma_lower", "signal_total_market_cap_sma_upper",
+        "vote_total_market_cap_sma"}
     assert set(OUTPUT_FILES) == set(os.listdir(out))
     assert EMPTY_ALLOWED == set(RUN_COLUMNS) - {"nav.parquet"}
 

@@ -133,8 +133,10 @@ def test_gauge_scale_adapts_to_the_distance():
 
 def test_gauge_is_not_pinned_for_a_far_signal(run_dir):
     summary, nav, holdings, tx, bench = frames(run_dir)
-    nav = nav.with_columns(pl.when(pl.int_range(pl.len()) == pl.len() - 1).then(pl.col("signal_sma") * 3.15)
-                           .otherwise(pl.col("signal")).alias("signal"), pl.lit("bull").alias("regime"))
+    name = "signal_total_market_cap_sma"  # the per-signal columns the gauge reads (band 0: lower = SMA)
+    nav = nav.with_columns(pl.when(pl.int_range(pl.len()) == pl.len() - 1).then(pl.col(f"{name}_lower") * 3.15)
+                           .otherwise(pl.col(name)).alias(name), pl.lit("bull").alias("regime"),
+                           pl.lit(1, dtype=pl.Int8).alias("vote_total_market_cap_sma"))
     html = render_report(summary, nav, holdings, tx, bench)
     gauge = html.split('id="regime-gauge"')[1].split("</div>\n<div class=\"card\">")[0]
     pos = float(re.search(r'class="dot" style="left:([\d.]+)%"', gauge).group(1))

@@ -50,33 +50,33 @@ def quiet_data_warnings() -> None:
 
 
 def data_options(f):
-    """``--data`` and ``--categories``, shared by run, holdings, quote and sweep."""
+    """``--data`` (repeatable) and ``--categories``, shared by run, holdings, quote and sweep."""
     f = click.option("--categories", type=click.Path(dir_okay=False), help="Categories CSV (asset_id,category).")(f)
-    return click.option("--data", type=click.Path(dir_okay=False),
-                        help="Long market table (.parquet or .csv); default: the config's data section, else the "
-                             "embedded synthetic market.")(f)
+    return click.option("--data", type=click.Path(dir_okay=False), multiple=True,
+                        help="Long market table (.parquet or .csv); repeat to stack several files of one format "
+                             "(e.g. both daily files). Default: the config's data section, else the embedded "
+                             "synthetic market.")(f)
 
 
-def load_market(cfg, data: str | None, categories: str | None):
-    """The market for a run: ``--data`` (Parquet or CSV), else ``data.path`` from the config, else
-    the embedded synthetic market described by ``data.synthetic``."""
+def load_market(cfg, data, categories: str | None):
+    """The market for a run: ``--data`` (one or more Parquet or CSV files, stacked), else ``data.path``
+    from the config, else the embedded synthetic market described by ``data.synthetic``."""
     from index_engine.data.panel import MarketData
 
-    path = data or cfg.data.path
+    paths = [data] if isinstance(data, str) else list(data or ())
+    if not paths and cfg.data.path is not None:
+        paths = [cfg.data.path]
     cats = categories or cfg.data.categories
-    if path is None:
+    if not paths:
         if categories:
             raise click.UsageError("--categories needs --data (the synthetic market has its own categories)")
         s = cfg.data.synthetic
         return MarketData.synthetic(seed=s.seed, n_assets=s.n_assets, days=s.days, start=s.start,
                                     n_stablecoins=s.n_stablecoins)
-    suffix = Path(path).suffix.lower()
-    scores = tuple(cfg.universe.min_scores)
-    if suffix == ".csv":
-        return MarketData.from_csv(path, categories=cats, scores=scores)
-    if suffix in (".parquet", ".pq"):
-        return MarketData.from_parquet(path, categories=cats, scores=scores)
-    raise click.BadParameter(f"{clean(path)}: expected a .parquet or .csv file", param_hint="--data")
+    for path in paths:
+        if Path(path).suffix.lower() not in (".csv", ".parquet", ".pq"):
+            raise click.BadParameter(f"{clean(path)}: expected a .parquet or .csv file", param_hint="--data")
+    return MarketData.from_files(paths, categories=cats, scores=tuple(cfg.universe.min_scores))
 
 
 def load_config(path: str, overrides: dict | None = None):

@@ -29,11 +29,14 @@ def holdings(config, data, categories, as_of, as_json) -> None:
         click.echo(json.dumps(state.to_dict(), indent=2, allow_nan=False, default=str))
         return
     out = console()
-    if state.distance is None:
-        gauge = f"regime {state.regime} (signal undefined)"
-    else:
-        gauge = (f"regime {state.regime}: signal {num(state.signal, 0)} vs threshold {num(state.threshold, 0)} "
-                 f"({pct(state.distance, 2)} away)")
+    lines = [f"regime {state.regime}" + (f" (risk share {pct(state.risk_share, 1)})" if state.regime == "partial"
+                                        else "") + ("" if state.signals else " (no regime filter)")]
+    for g in state.signals:
+        fmt = (lambda v: pct(v, 1)) if g.unit == "share" else (lambda v: num(v, 0))
+        where = ("undefined (window not filled)" if g.distance is None else
+                 f"{fmt(g.value)} vs threshold {fmt(g.threshold)} ({pct(g.distance, 2)} away; turns {g.turns})")
+        lines.append(f"  {g.name} [{g.vote}]: {g.what}, {g.against}: {where}")
+    gauge = "\n".join(lines)
     out.print(text(f"{cfg.name} as of {state.as_of} · NAV {num(state.nav)} · last trade {state.last_trade} · "
                    f"next rebalance {state.next_rebalance or 'next observation'}\n{gauge}"))
     table = Table(title="constituents")

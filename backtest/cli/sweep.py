@@ -30,13 +30,15 @@ from backtest.cli.common import (
 @click.option("--scheduler", help="Dask distributed scheduler address, e.g. tcp://host:8786.")
 @click.option("--rank-by", default="sharpe", show_default=True, help="Statistic for the ranking.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by, no_progress) -> None:
+@click.option("--max-configs", type=click.IntRange(min=1), default=20_000, show_default=True,  # sweep.MAX_CONFIGS
+              help="Refuse a grid with more combinations than this (before anything runs).")
+def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by, no_progress, max_configs) -> None:
     """Run the cartesian product of GRID's values over CONFIG; one row of statistics per config."""
     from rich.table import Table
 
     from backtest.formatting import sig
     from backtest.io import check_output_dir, output_lock
-    from backtest.sweep import check_rank_key, load_grid, ranked, run_sweep, write_sweep
+    from backtest.sweep import check_rank_key, expand, failures, load_grid, ranked, run_sweep, write_sweep
     from index_engine.extras import require_extra
 
     out_dir = check_output_dir(out, kind="sweep")  # before any computing
@@ -48,9 +50,14 @@ def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by,
         cfg = load_config(config)
         grid = load_grid(grid_path)
         check_rank_key(rank_by)
+        expand(cfg, grid, clean(grid_path), max_configs)  # every combination valid, before loading data
         market = load_market(cfg, data, categories)
         announce_compilation()
-        frame = run_sweep(cfg, market, grid, workers=workers, scheduler=scheduler, progress=not no_progress)
+        frame = run_sweep(cfg, market, grid, workers=workers, scheduler=scheduler, progress=not no_progress,
+                          max_configs=max_configs)
+        failed = failures(frame)
+        if failed.height == frame.height:
+            raise SweepFailed(failed, list(grid))
         out_dir = write_sweep(frame, out_dir, grid, rank_by)
     best = ranked(frame, rank_by, 10)
     table = Table(title=f"best of {frame.height} configs by {rank_by}")
@@ -64,3 +71,19 @@ def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by,
     elapsed = time.perf_counter() - t0
     out_.print(text(f"wrote {clean(out_dir)}/ — {frame.height} configs in {elapsed:.1f} s "
                     f"({frame.height / elapsed * 60:,.0f} per minute)"))
+    if failed.height:
+        out_.print(text(f"warning: {failed.height} of {frame.height} combinations could not run (column error of "
+                        f"sweep.parquet):\n{_failure_lines(failed, list(grid))}"))
+
+
+def _failure_lines(failed, keys: list[str], limit: int = 5) -> str:
+    lines = [f"  {dict(zip(keys, r[:-1]))}: {r[-1]}" for r in failed.select(*keys, "error").head(limit).iter_rows()]
+    more = failed.height - limit
+    return "\n".join(lines + ([f"  … and {more} more"] if more > 0 else []))
+
+
+class SweepFailed(click.ClickException):
+    """Every combination of the sweep failed: nothing is written; the first failures are named."""
+
+    def __init__(self, failed, keys: list[str]) -> None:
+        super().__init__(f"every combination of the sweep failed; nothing was written:\n{_failure_lines(failed, keys)}")

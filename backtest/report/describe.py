@@ -20,15 +20,6 @@ def run_config(summary: dict) -> IndexConfig:
     return IndexConfig.from_dict(raw, source="summary.json: config")
 
 
-def signal_name(cfg: IndexConfig) -> str:
-    """What the regime follows: "Total market cap", "<asset_id> price", or "none"."""
-    if cfg.regime.signal == "asset_price_sma":
-        return f"{cfg.regime.asset} price"
-    if cfg.regime.signal == "none":
-        return "none"
-    return "Total market cap"
-
-
 def rebalance_text(cfg: IndexConfig) -> str:
     """"weekly (Mondays)", "monthly (1st of the month)" or "every observation"."""
     reb = cfg.rebalance

@@ -8,8 +8,8 @@ import math
 import polars as pl
 
 from backtest.formatting import day, integer, money, pct, plural
-from backtest.report.describe import SCHEMES, cost_model, rebalance_text, signal_name
-from backtest.stats import regime_threshold, signal_distance
+from backtest.gauges import signal_gauges
+from backtest.report.describe import SCHEMES, cost_model, rebalance_text
 from index_engine.config import IndexConfig
 from index_engine.schedule import next_rebalance_date
 
@@ -35,27 +35,26 @@ def gauge_scale(distance: float) -> dict:
 
 
 def regime_gauge(cfg: IndexConfig, nav: pl.DataFrame) -> dict:
-    """The regime card: ``state``, and either ``always_in`` (no regime filter), ``undefined`` (the
-    SMA is not filled yet) or the signal against its threshold with the meter's ``scale``."""
+    """The regime card: ``state`` (bull / bear / partial, with the risk ``share``), and either
+    ``always_in`` (no regime filter) or one meter per signal (``backtest.gauges``): its value against
+    its threshold on the meter's ``scale``, or ``undefined`` while its window is not filled."""
     state = nav["regime"][-1] if nav.height else "bull"
-    out = {"state": state, "always_in": False, "undefined": False, "name": signal_name(cfg),
-           "window": cfg.regime.window}
-    if cfg.regime.signal == "none" or "signal" not in nav.columns or not nav.height:
+    meters: list[dict] = []
+    out: dict = {"state": state, "always_in": False, "meters": meters, "share": None}
+    if cfg.regime.signal == "none" or not nav.height:
         return {**out, "always_in": True}
-    band = cfg.regime.band
-    signal = nav["signal"][-1]
-    threshold = regime_threshold(nav["signal_sma"][-1], band, state)
-    distance = signal_distance(signal, threshold)
-    if distance is None:
-        return {**out, "undefined": True}
-    sign = "−" if state == "bull" else "+"
-    return {
-        **out,
-        "signal": money(signal), "threshold": money(threshold), "distance": pct(abs(distance)),
-        "exact": pct(distance, 1, sign=True), "side": "above" if distance >= 0 else "below",
-        "turns": "bear below" if state == "bull" else "bull above",
-        "band": f" × (1 {sign} {band:g})" if band else "", "scale": gauge_scale(distance),
-    }
+    row = nav.row(nav.height - 1, named=True)
+    if state == "partial" and "risk_share" in row:
+        out["share"] = pct(row["risk_share"], 0)
+    for g in signal_gauges(cfg, row):
+        fmt = (lambda v: pct(v, 1)) if g.unit == "share" else money
+        meter = {"name": g.name, "vote": g.vote, "what": g.what, "against": g.against, "undefined": g.distance is None}
+        if g.distance is not None:
+            meter.update(signal=fmt(g.value), threshold=fmt(g.threshold), distance=pct(abs(g.distance)),
+                         exact=pct(g.distance, 1, sign=True), side="above" if g.distance >= 0 else "below",
+                         turns=g.turns, scale=gauge_scale(g.distance))
+        meters.append(meter)
+    return out
 
 
 def _next_rebalance_note(cfg: IndexConfig, nav: pl.DataFrame, bear: bool) -> str:

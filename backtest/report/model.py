@@ -123,9 +123,13 @@ class ReportPayload(_Model):
     nav: list[Num] = Field(description="NAV net of costs, USD (9 significant digits)")
     level: Optional[list[Num]] = Field(description="gross index level, base 1000; null for runs without it")
     bear: list[tuple[str, str]] = Field(description="[first bear date, first date after] of each bear run")
-    signal: Optional[list[Num]] = Field(description="nav.signal, USD (6 significant digits)")
-    sma: Optional[list[Num]] = Field(description="nav.signal_sma, USD (6 significant digits)")
+    signal: Optional[list[Num]] = Field(description="the (first) regime signal's value (nav.signal, or "
+                                                    "signal_<name> of a composite), 6 significant digits")
+    sma: Optional[list[Num]] = Field(description="its reference (nav.signal_sma; a composite's first exit "
+                                                 "threshold), 6 significant digits")
     signal_name: str = Field(description="what the regime follows, e.g. 'Total market cap'")
+    reference_name: str = Field(description="what the signal is compared with, e.g. 'moving average (200 obs.)'")
+    signal_unit: Literal["USD", "share"] = Field(description="unit of signal and sma")
     window: Optional[int] = Field(description="regime.window, observations")
     stable_id: str = Field(description="stable.asset: 'cash' or an asset_id")
     bench: list[BenchmarkSeries]

@@ -8,7 +8,8 @@ from typing import cast
 import numpy as np
 import polars as pl
 
-from backtest.report.describe import benchmark_labels, run_config, signal_name
+from backtest.gauges import reference_text, series_text
+from backtest.report.describe import benchmark_labels, run_config
 from backtest.report.model import (
     Assets,
     BenchmarkSeries,
@@ -20,6 +21,7 @@ from backtest.report.model import (
     WeightSeries,
 )
 from backtest.stats import regime_runs
+from index_engine.config import IndexConfig
 
 #: A holding whose weight is below this is float residue (e.g. a 1e-16 stable sleeve): not drawn.
 DUST_WEIGHT = 1e-9
@@ -177,9 +179,7 @@ def build_payload(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
         nav=rounded(nav["nav"].to_numpy(), 9),
         level=rounded(nav["index_level"].to_numpy(), 9) if "index_level" in cols else None,
         bear=bear_spans(nav),
-        signal=rounded(nav["signal"].to_numpy(), 6) if "signal" in cols else None,
-        sma=rounded(nav["signal_sma"].to_numpy(), 6) if "signal_sma" in cols else None,
-        signal_name=signal_name(cfg),
+        **signal_chart(cfg, nav),
         window=cfg.regime.window,
         stable_id=cfg.stable.asset,
         bench=_benchmarks(benchmarks, dates, bench_labels),
@@ -194,3 +194,27 @@ def build_payload(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
         weights=_weights_over_time(kept, cfg.stable.asset, end),
         tx=_transactions(transactions, index),
     )
+
+
+def signal_chart(cfg: IndexConfig, nav: pl.DataFrame) -> dict:
+    """The regime chart's two lines: a single signal's value (``signal``) and reference (``signal_sma``);
+    for a composite its first signal's value and exit threshold (every signal's columns are in
+    nav.parquet). Names and unit for the legend and the axis."""
+    g, cols = cfg.regime, set(nav.columns)
+    part, name = g.parts()[0], g.part_names()[0]
+    unit = "share" if part.signal == "breadth" else "USD"
+    if g.signal == "none":
+        return {"signal": None, "sma": None, "signal_name": "none", "reference_name": "", "signal_unit": unit}
+    value, ref = ("signal", "signal_sma") if g.signal != "composite" else (f"signal_{name}", f"signal_{name}_lower")
+    what = series_text(part)
+    if part.signal in ("sma_crossover", "ema_crossover"):
+        what = f"{what}, {part.fast_window}-obs. {'SMA' if part.signal == 'sma_crossover' else 'EMA'}"
+    elif part.signal == "breadth":
+        what = f"share of the top {part.breadth.top_n} above their {part.breadth.window}-obs. SMA"
+    against = ("moving average (" + str(part.window) + " obs.)" if part.signal.endswith("_sma")
+               else reference_text(part))
+    if g.signal == "composite":
+        what, against = f"{name}: {what}", f"{name}: exit threshold ({against})"
+    return {"signal": rounded(nav[value].to_numpy(), 6) if value in cols else None,
+            "sma": rounded(nav[ref].to_numpy(), 6) if ref in cols else None,
+            "signal_name": what, "reference_name": against, "signal_unit": unit}

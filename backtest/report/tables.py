@@ -99,11 +99,12 @@ def regime_tables(nav: pl.DataFrame, series_: list[tuple[str, np.ndarray]], ppy:
         return None
     dates, regime = nav["date"].to_numpy(), nav["regime"].to_numpy()
     ppy = ppy or periods_per_year(dates)
-    per = [(name, regime_statistics(v, regime, ppy, STATES)) for name, v in series_]
+    states = STATES + ("partial",) * bool((regime == "partial").any())  # graduated exposure
+    per = [(name, regime_statistics(v, regime, ppy, states)) for name, v in series_]
     n = nav.height - 1
     groups = [{"state": s, "text": f"{plural(per[0][1][s]['periods'], 'period')} "
-                                   f"({pct(per[0][1][s]['periods'] / n, 0)} of the time)"} for s in STATES]
-    rows = [{"name": name, "cells": [c for s in STATES for c in (
+                                   f"({pct(per[0][1][s]['periods'] / n, 0)} of the time)"} for s in states]
+    rows = [{"name": name, "cells": [c for s in states for c in (
         pct(st[s]["total_return"], 1, True), pct(st[s]["annualised"], 1, True), pct(st[s]["volatility"]),
         num(st[s]["sharpe"]))]} for name, st in per]
     periods = regime_periods(dates, regime, {str(i): v for i, (_, v) in enumerate(series_)})

@@ -17,14 +17,15 @@ from index_engine.config.methodology import (
     UniverseConfig,
     WeightingConfig,
 )
+from index_engine.config.regime import BreadthConfig, SignalConfig
 from index_engine.config.replay import BacktestConfig, CostsConfig, ReplayConfig, SlippageConfig
 from index_engine.config.run import BenchmarksConfig, DataConfig, RunSettings, SyntheticConfig
 from index_engine.config.yaml_io import read_yaml
 from index_engine.errors import ConfigError
 
 __all__ = [
-    "WEEKDAYS", "BacktestConfig", "BenchmarksConfig", "ConfigError", "CostsConfig", "DataConfig", "IndexConfig",
-    "MarketCapConfig", "MethodologyConfig", "RebalanceConfig", "RegimeConfig", "ReplayConfig", "RunSettings",
-    "SelectionConfig",
-    "SlippageConfig", "StableConfig", "SyntheticConfig", "UniverseConfig", "WeightingConfig", "read_yaml",
+    "WEEKDAYS", "BacktestConfig", "BenchmarksConfig", "BreadthConfig", "ConfigError", "CostsConfig", "DataConfig",
+    "IndexConfig", "MarketCapConfig", "MethodologyConfig", "RebalanceConfig", "RegimeConfig", "ReplayConfig",
+    "RunSettings", "SelectionConfig", "SignalConfig", "SlippageConfig", "StableConfig", "SyntheticConfig",
+    "UniverseConfig", "WeightingConfig", "read_yaml",
 ]

@@ -11,6 +11,7 @@ from typing import Literal, Optional
 from pydantic import field_validator, model_validator
 
 from index_engine.config.base import Section, key
+from index_engine.config.regime import RegimeConfig
 from index_engine.data.categories import CATEGORIES
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -224,30 +225,6 @@ class RebalanceConfig(Section):
             "decisions, including the regime.")
 
 
-class RegimeConfig(Section):
-    """The bull/bear switch into the stable sleeve."""
-
-    signal: Literal["none", "total_market_cap_sma", "asset_price_sma"] = key(
-        "total_market_cap_sma", contract=True, allowed="`none`, `total_market_cap_sma`, `asset_price_sma`",
-        doc="Trend signal. `total_market_cap_sma`: total market cap of the non-excluded universe vs its SMA. "
-            "`asset_price_sma`: close of `regime.asset` vs its SMA. `none`: always bullish.")
-    window: int = key(200, ge=1, le=100_000, contract=True, allowed="1 … 100000, obs.",
-                      doc="SMA length, including the current observation. Until it fills, the state counts as "
-                          "bullish.")
-    band: float = key(0.0, ge=0, lt=1, contract=True, allowed="≥ 0 and < 1, fraction",
-                      doc="Hysteresis: bearish below SMA × (1 − band), bullish again above SMA × (1 + band).")
-    confirm: int = key(1, ge=1, le=100_000, contract=True, allowed="1 … 100000, obs.",
-                       doc="Consecutive observations beyond the band needed before the state switches.")
-    asset: Optional[str] = key(None, contract=True, allowed="an asset_id in the data",
-                               doc="The asset for `asset_price_sma`. Required for that signal; ignored otherwise.")
-
-    @model_validator(mode="after")
-    def _asset_needed(self) -> RegimeConfig:
-        if self.signal == "asset_price_sma" and not self.asset:
-            raise ValueError("regime.asset is required when regime.signal is 'asset_price_sma'")
-        return self
-
-
 class StableConfig(Section):
     """The sleeve held outside the risk assets."""
 
@@ -256,6 +233,11 @@ class StableConfig(Section):
         doc="`cash` is a $1 sleeve that trades at no cost and places no orders. An asset_id (e.g. a stablecoin) is "
             "priced from the data (forward-filled), traded with costs, and excluded from the risk universe. It must "
             "have a price on or before the backtest start.")
+    yield_apr: float = key(
+        0.0, ge=0, le=1.0, contract=True, allowed="0 … 1, fraction per 365-day year",
+        doc="The stable sleeve earns this yield (T-bills, stablecoin lending): between consecutive observations its "
+            "units grow by (1 + yield_apr)^(calendar days / 365). Shown as `stable_yield` in nav.parquet and in the "
+            "statistics; not a cost, never applied to the risk assets.")
 
 
 class MethodologyConfig(Section):

@@ -49,6 +49,43 @@ def load_long_file(path: str | Path, categories: Any = None, fmt: str = "parquet
     return _build(frame, categories=categories, source=str(path), is_csv=fmt == "csv", scores=scores)
 
 
+def file_format(path: str | Path) -> str:
+    """``"parquet"`` (``.parquet``, ``.pq``) or ``"csv"`` by the file's suffix (case-insensitive)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise DataError(f"{path}: expected a .parquet, .pq or .csv file")
+
+
+def load_long_files(paths: Sequence[str | Path], categories: Any = None, scores: Sequence[str] = ()) -> MarketData:
+    """Stack several long files of one format (by suffix) into one panel, e.g. the two daily files of
+    the shared data (``cmc_daily_2013_2018`` then ``cmc_daily_2018``). The same (date, asset_id) in
+    two files is a ``DataError``; the panel's source names every file."""
+    files = [Path(p) for p in paths]
+    if not files:
+        raise DataError("no market data file given")
+    fmts = {file_format(p) for p in files}
+    if len(fmts) > 1:
+        raise DataError(f"{', '.join(map(str, files))}: stack files of one format (all Parquet or all CSV)")
+    fmt = fmts.pop()
+    if len(files) == 1:
+        return load_long_file(files[0], categories, fmt, scores)
+    for p in files:
+        if not p.exists():
+            raise DataError(f"market data file not found: {p}")
+    scores = tuple(scores)
+    frames = [_read_csv(p, scores) if fmt == "csv" else _read_parquet(p, scores) for p in files]
+    try:
+        frame = pl.concat(frames, how="diagonal_relaxed")
+    except Exception as exc:  # noqa: BLE001 - e.g. a column that is a number in one file and text in another
+        joined = " + ".join(map(str, files))
+        raise DataError(f"{joined}: the files do not stack ({type(exc).__name__}: {exc})") from None
+    return _build(frame, categories=categories, source=" + ".join(map(str, files)), is_csv=fmt == "csv",
+                  scores=scores)
+
+
 def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>",
                     scores: Sequence[str] = ()) -> MarketData:
     """Build a dense panel from a long pandas or polars frame (same columns as the files).
@@ -91,13 +128,14 @@ def _check_columns(columns: list[str], source: str, scores: Sequence[str] = ()) 
 
 def _read_parquet(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
     try:
-        columns = list(pl.read_parquet_schema(path))
+        with open(path, "rb") as fh:  # a handle: a name like run[1].parquet or g*.parquet is not a pattern
+            columns = list(pl.read_parquet_schema(fh))
     except Exception as exc:  # noqa: BLE001 - any reader failure is a data error
         raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
     _check_columns(columns, str(path), scores)
     keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns] + list(scores)
     try:
-        return pl.read_parquet(path, columns=keep)
+        return pl.read_parquet(path, columns=keep, glob=False)
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
 
@@ -105,10 +143,10 @@ def _read_parquet(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
 def _read_csv(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
     """Read every column as text so that bad values can be reported with their row."""
     try:
-        columns = pl.read_csv(path, n_rows=0, infer_schema=False).columns
+        columns = pl.read_csv(path, n_rows=0, infer_schema=False, glob=False).columns
         _check_columns(columns, str(path), scores)
         keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns] + list(scores)
-        return pl.read_csv(path, columns=keep, infer_schema=False)
+        return pl.read_csv(path, columns=keep, infer_schema=False, glob=False)
     except DataError:
         raise
     except pl.exceptions.NoDataError:

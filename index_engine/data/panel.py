@@ -75,6 +75,14 @@ class MarketData:
         return load_long_file(path, categories=categories, fmt="csv", scores=scores)
 
     @classmethod
+    def from_files(cls, paths, categories: str | Path | None = None, scores: tuple[str, ...] = ()) -> MarketData:
+        """Stack several long files of one format (e.g. both shared daily files) into one panel; the
+        same (date, asset_id) in two files is an error (``docs/data.md``)."""
+        from index_engine.data.loaders import load_long_files
+
+        return load_long_files(paths, categories=categories, scores=scores)
+
+    @classmethod
     def from_frame(cls, frame, categories=None, source: str = "<frame>", scores: tuple[str, ...] = ()) -> MarketData:
         """Build from a long pandas or polars frame. ``categories`` may be a path, a frame with
         ``asset_id, category`` columns, or a ``{asset_id: category}`` mapping."""

@@ -7,10 +7,10 @@ callers name every field.
 """
 
 from index_engine.kernels.capping import cap_weights, waterfill, weights_for_members
+from index_engine.kernels.regime import breadth_share, ema, regime_machine, regime_states
 from index_engine.kernels.rolling import (
     ewma_of_valid,
     positive_row_sum,
-    regime_states,
     rolling_mean,
     sma_of_valid,
     trailing_daily_vol,
@@ -21,9 +21,12 @@ from index_engine.kernels.sparse import Targets
 
 __all__ = [
     "Targets",
+    "breadth_share",
     "cap_weights",
+    "ema",
     "ewma_of_valid",
     "positive_row_sum",
+    "regime_machine",
     "regime_states",
     "rolling_mean",
     "select_members",

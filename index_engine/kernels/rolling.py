@@ -1,11 +1,10 @@
-"""Rolling means and the regime state machine."""
+"""Rolling windows over time: means, sums, trailing volatility, smoothed market caps, medians."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from index_engine.codes import BEAR, BULL
 from index_engine.kernels.portable import log
 
 
@@ -90,44 +89,6 @@ def trailing_daily_vol(price: np.ndarray, days: np.ndarray, d: int, col: int, wi
         return np.nan
     var = (s2 - s * s / c) / (c - 1)
     return np.sqrt(max(var, 0.0))
-
-
-@njit(cache=True)
-def regime_states(signal: np.ndarray, sma: np.ndarray, band: float, confirm: int) -> np.ndarray:
-    """Bull (1) / bear (0) state at each observation, from data through that observation.
-
-    Bearish after ``confirm`` consecutive observations with signal < sma × (1 − band); bullish
-    again after ``confirm`` consecutive observations with signal > sma × (1 + band). Where the SMA
-    or the signal is undefined the state is carried forward (bullish before the first definition)
-    and the confirmation count restarts.
-    """
-    n = signal.shape[0]
-    state = np.empty(n, np.int8)
-    cur = BULL
-    count = 0
-    for t in range(n):
-        s = signal[t]
-        m = sma[t]
-        if not (np.isfinite(s) and np.isfinite(m)):
-            count = 0
-        elif cur == BULL:
-            if s < m * (1.0 - band):
-                count += 1
-            else:
-                count = 0
-            if count >= confirm:
-                cur = BEAR
-                count = 0
-        else:
-            if s > m * (1.0 + band):
-                count += 1
-            else:
-                count = 0
-            if count >= confirm:
-                cur = BULL
-                count = 0
-        state[t] = cur
-    return state
 
 
 @njit(cache=True)

@@ -24,14 +24,21 @@ try:
 except ImportError as exc:  # the strategies need Hypothesis: pip install 'index-engine[testing]'
     raise missing_extra("testing", "index_engine.testing", exc.name) from exc
 
-from index_engine.testing.strategies import CALENDARS, index_configs, market_and_config, markets
+from index_engine.testing.strategies import (
+    CALENDARS,
+    index_configs,
+    market_and_config,
+    markets,
+    regime_sections,
+    signal_sections,
+)
 
 #: checkers that run or read replays live in ``backtest.testing`` (the methodology package never
 #: imports the replay); they are loaded from there on first use under their documented names.
 _REPLAY_CHECKS = ("check_result_invariants", "check_no_lookahead")
 
 __all__ = ["CALENDARS", "check_no_lookahead", "check_result_invariants", "index_configs",
-           "market_and_config", "markets"]
+           "market_and_config", "markets", "regime_sections", "signal_sections"]
 
 
 def __getattr__(name: str) -> Any:

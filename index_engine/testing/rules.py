@@ -97,31 +97,6 @@ def ranking_cap(cfg: IndexConfig, market: MarketData) -> np.ndarray:
     return out
 
 
-def bull_at(cfg: IndexConfig, market: MarketData) -> np.ndarray:
-    """(T,) regime in effect for a trade at each row (True = bull): the state at row t − lag."""
-    g, u, t_all, lag = cfg.regime, cfg.universe, market.n_dates, cfg.rebalance.decision_lag
-    state, count, out = True, 0, np.ones(t_all + lag, bool)
-    if g.signal == "asset_price_sma":
-        col = market.asset_index(str(g.asset))
-        sig = ffill(market.price[:, col: col + 1])[:, 0]
-    elif g.signal == "total_market_cap_sma":
-        keep = ~np.isin(market.categories, list(u.exclude_categories))
-        keep &= np.isin(market.asset_ids, list(u.assets)) if u.assets is not None else True
-        cap = market.market_cap[:, keep]  # summed left to right, skipping NaN / 0, as documented
-        sig = np.array([sum(row[np.isfinite(row) & (row > 0)].tolist(), 0.0) for row in cap])
-    for r in range(t_all if g.signal != "none" else 0):
-        win = sig[max(0, r - g.window + 1) : r + 1]
-        sma = sum(win.tolist(), 0.0) / g.window if r >= g.window - 1 and np.isfinite(win).all() else math.nan
-        if not (math.isfinite(sig[r]) and math.isfinite(sma)):
-            count = 0  # the state carries over
-            continue
-        count = count + 1 if (sig[r] < sma * (1 - g.band) if state else sig[r] > sma * (1 + g.band)) else 0
-        if count >= g.confirm:
-            state, count = not state, 0
-        out[r + lag :] = state
-    return out[:t_all]
-
-
 def eligible(cfg: IndexConfig, market: MarketData, t: int, first: list, listed: np.ndarray | None = None) -> np.ndarray:
     """(N,) eligibility for a trade at row t (decision row t − lag) under ``cfg.universe``; ``listed``
     (N,) bool is the membership list in effect (None: no lists)."""

@@ -110,6 +110,64 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
                             assets, source="<hypothesis>", scores={"rating": rating[:, o]} if has_score else None)
 
 
+_SIGNAL_TYPES = ("total_market_cap_sma", "asset_price_sma", "sma_crossover", "ema_crossover", "breadth", "momentum",
+                 "drawdown")
+
+
+@st.composite
+def signal_sections(draw, asset_ids: Sequence[str] = ()) -> dict:
+    """One random valid signal section (``SignalConfig`` keys): any signal type of the library
+    (price signals on one of ``asset_ids`` or the total market cap), windows 2..60, symmetric or
+    asymmetric bands 0..0.1 and confirmations 1..3, ``min_dwell`` 0..20."""
+    ids = list(asset_ids)
+    kinds = [k for k in _SIGNAL_TYPES if ids or k != "asset_price_sma"]
+    sig: dict = {"signal": draw(st.sampled_from(kinds)), "window": draw(st.integers(2, 60))}
+    if sig["signal"] in ("sma_crossover", "ema_crossover"):
+        sig["fast_window"] = draw(st.integers(1, sig["window"] - 1))
+    if sig["signal"] == "breadth":
+        sig["breadth"] = {"top_n": draw(st.integers(1, 30)), "window": draw(st.integers(1, 30)),
+                          "threshold": draw(st.sampled_from([0.3, 0.5, 0.7, 1.0]))}
+    if sig["signal"] == "momentum":
+        sig["momentum_window"] = draw(st.integers(1, 60))
+    if sig["signal"] == "drawdown":
+        sig["drawdown_limit"] = draw(st.sampled_from([0.05, 0.2, 0.5]))
+    if ids and (sig["signal"] == "asset_price_sma" or (sig["signal"] not in ("total_market_cap_sma", "breadth")
+                                                        and draw(st.booleans()))):
+        sig["asset"] = draw(st.sampled_from(ids))
+    band = st.sampled_from([0.0, 0.0, 0.02, 0.1])
+    sig["band"], sig["confirm"] = draw(band), draw(st.integers(1, 3))
+    if draw(st.integers(0, 3)) == 0:
+        sig.update(entry_band=draw(band), exit_band=draw(band), entry_confirm=draw(st.integers(1, 3)),
+                   exit_confirm=draw(st.integers(1, 3)))
+    if draw(st.integers(0, 3)) == 0:
+        sig["min_dwell"] = draw(st.integers(0, 20))
+    return sig
+
+
+@st.composite
+def regime_sections(draw, asset_ids: Sequence[str] = ()) -> dict:
+    """A random valid ``regime`` section: half the time today's flagship family (``none``,
+    ``total_market_cap_sma``, ``asset_price_sma``), else any signal of ``signal_sections`` or a
+    composite of 2..3 of them (``combine`` all/any/majority or graduated exposure); ``evaluate``
+    every observation or at the rebalance."""
+    ids = list(asset_ids)
+    if draw(st.booleans()):
+        regime = {"signal": draw(st.sampled_from(["none", "total_market_cap_sma"] + ["asset_price_sma"] * bool(ids))),
+                  "window": draw(st.integers(2, 60)), "band": draw(st.sampled_from([0.0, 0.0, 0.02, 0.1])),
+                  "confirm": draw(st.integers(1, 3))}
+        if regime["signal"] == "asset_price_sma":
+            regime["asset"] = draw(st.sampled_from(ids))
+    elif draw(st.booleans()):
+        regime = draw(signal_sections(ids))
+    else:
+        regime = {"signal": "composite", "signals": draw(st.lists(signal_sections(ids), min_size=2, max_size=3)),
+                  "combine": draw(st.sampled_from(["all", "any", "majority"])),
+                  "exposure": draw(st.sampled_from(["binary", "graduated"]))}
+    if draw(st.integers(0, 3)) == 0:
+        regime["evaluate"] = "rebalance"
+    return regime
+
+
 @st.composite
 def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets: Sequence[str] = (),
                   dates: Optional[np.ndarray] = None, gas_assets: Sequence[str] = (),
@@ -147,11 +205,11 @@ def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets
         ("min_volume_usd", st.sampled_from([1.0, 1e4, 1e6])), ("volume_window", st.integers(1, 30)),
         ("min_scores", st.fixed_dictionaries({n: st.floats(0, 10) for n in scores[:1]})),
         ("assets", st.lists(st.sampled_from(ids), min_size=1, unique=True) if ids else st.none())) if maybe()}
-    regime = {"signal": draw(st.sampled_from(["none", "total_market_cap_sma"] + ["asset_price_sma"] * bool(ids))),
-              "window": draw(st.integers(2, 60)), "band": draw(st.sampled_from([0.0, 0.0, 0.02, 0.1])),
-              "confirm": draw(st.integers(1, 3))}
-    if regime["signal"] == "asset_price_sma":
-        regime["asset"] = draw(st.sampled_from(ids))
+    regime = draw(regime_sections(ids))
+    if maybe():
+        stable_yield = draw(st.sampled_from([0.0, 0.04, 0.2]))
+    else:
+        stable_yield = 0.0
     backtest = {"initial_nav": 10.0 ** draw(st.floats(3, 7))}
     if dates is not None and len(dates) and draw(st.booleans()):
         i, j = sorted(draw(st.lists(st.integers(0, len(dates) - 1), min_size=2, max_size=2)))
@@ -189,7 +247,8 @@ def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets
                          drift_band=draw(st.sampled_from([0.0, 0.001, 0.02, 0.2])))
     return IndexConfig.from_dict({
         "name": "hypothesis", "market_cap": market_cap, "universe": universe, "selection": sel, "regime": regime,
-        "backtest": backtest, "costs": costs, "stable": {"asset": draw(st.sampled_from(["cash", *stable_assets]))},
+        "backtest": backtest, "costs": costs, "stable": {"asset": draw(st.sampled_from(["cash", *stable_assets])),
+                                                               "yield_apr": stable_yield},
         "weighting": weighting, "rebalance": rebalance,
     }, source="<hypothesis>")
 

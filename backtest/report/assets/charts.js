@@ -151,16 +151,18 @@
       el.innerHTML = '<p class="muted">No regime signal: this index is always invested.</p>';
       return Promise.resolve();
     }
-    var sticks = logTicks([R.signal, R.sma], compact, 6);
+    var share = R.signal_unit === "share", hover = share ? "%{y:.1%}" : "%{y:$,.4s}";
+    var yaxis = { gridcolor: "#eef1f5", linecolor: "#cfd6e2" };
+    if (share) { yaxis.type = "linear"; yaxis.tickformat = ".0%"; } else {
+      var sticks = logTicks([R.signal, R.sma], compact, 6);
+      yaxis.type = "log"; yaxis.tickvals = sticks.tickvals; yaxis.ticktext = sticks.ticktext;
+    }
     return Plotly.newPlot(el, [
       { x: R.dates, y: R.signal, name: h(R.signal_name), type: "scatter", mode: "lines", line: { color: "#172033", width: 1.4 },
-        hovertemplate: "%{y:$,.4s}" },
-      { x: R.dates, y: R.sma, name: "moving average (" + R.window + " obs.)", type: "scatter", mode: "lines", line: { color: "#e8830c", width: 1.4 },
-        hovertemplate: "%{y:$,.4s}" }
-    ].concat(R.bear.length ? [bearLegend()] : []), baseLayout({
-      yaxis: { type: "log", gridcolor: "#eef1f5", linecolor: "#cfd6e2", tickvals: sticks.tickvals, ticktext: sticks.ticktext },
-      margin: { l: 64, r: 16, t: 6, b: 30 }
-    }), CONFIG);
+        hovertemplate: hover },
+      { x: R.dates, y: R.sma, name: h(R.reference_name), type: "scatter", mode: "lines", line: { color: "#e8830c", width: 1.4 },
+        hovertemplate: hover }
+    ].concat(R.bear.length ? [bearLegend()] : []), baseLayout({ yaxis: yaxis, margin: { l: 64, r: 16, t: 6, b: 30 } }), CONFIG);
   }
 
   // --------------------------------------------------------------------------------- treemap
