@@ -77,7 +77,7 @@ def test_bad_config_is_one_clear_line_and_exit_2(small_csv, tmp_path, yaml_text,
     cfg.write_text(yaml_text)
     proc = _cli("run", str(cfg), "--data", str(data), "--out", str(tmp_path / "x"))
     assert proc.returncode == 2
-    assert needle in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert needle in proc.stderr and "Traceback" not in proc.stdout + proc.stderr  # errors go to stderr
 
 
 def test_bad_data_names_the_file_and_column(tmp_path, small_csv):
@@ -85,4 +85,4 @@ def test_bad_data_names_the_file_and_column(tmp_path, small_csv):
     bad = tmp_path / "bad.csv"
     bad.write_text("date,asset_id,price_usd\n2024-01-01,a,1\n")
     proc = _cli("run", str(cfg), "--data", str(bad), "--out", str(tmp_path / "x"))
-    assert proc.returncode == 2 and "bad.csv" in proc.stdout and "market_cap_usd" in proc.stdout
+    assert proc.returncode == 2 and "bad.csv" in proc.stderr and "market_cap_usd" in proc.stderr

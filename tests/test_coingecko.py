@@ -419,7 +419,7 @@ def test_cli_errors(api, tmp_path):
     # the command prints the CoinGeckoError itself (literally, one line) with the exit code of every
     # IndexEngineError, instead of leaving it to the markup-rendering handler of the entry point
     assert failed.exit_code == 2 and isinstance(failed.exception, SystemExit)
-    lines = failed.stdout.splitlines()
+    lines = failed.stderr.splitlines()
     assert lines[-1] == ("error: CoinGecko /coins/markets (page 1): HTTP 403: no (error_code 10002); check the API "
                          "key in $COINGECKO_API_KEY / $COINGECKO_PRO_API_KEY and that it matches "
                          "https://api.coingecko.com/api/v3")

@@ -95,7 +95,7 @@ def test_entrypoint_prints_a_hostile_error_body_literally_on_one_line(api, tmp_p
     with pytest.raises(SystemExit) as info:
         entrypoint()
     assert info.value.code == 2
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert len(out.splitlines()) == 1 and "\x1b" not in out and len(out) < 500
     assert out.startswith("error: CoinGecko /coins/markets (page 1): HTTP 403: [/] [bold]no\\x1b[2J xxx")
     assert "...; check the API key" in out
@@ -106,4 +106,5 @@ def test_unwritable_output_folder_is_one_error_line(api, tmp_path):
     result = CliRunner().invoke(data_cmd, [*CLI_ARGS, "--top", "1", "--out", str(tmp_path / "file" / "data")])
     assert result.exit_code == 2 and api.requests == []
     out = tmp_path / "file" / "data"
-    assert result.stdout.splitlines() == [f"error: cannot write in {out}: Not a directory ({out / 'raw'})"]
+    assert result.stderr.splitlines()[-1:] == [f"error: cannot write in {out}: Not a directory ({out / 'raw'})"]
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == result.stderr.splitlines()[-1:]

@@ -53,7 +53,7 @@ def test_key_echoed_back_reaches_no_file_log_message_or_output(api, sleeps, tmp_
         "error_code": 10002, "error_message": f"bad key {SECRET}; or was it ?x_cg_demo_api_key=CG-other123"}}))
     result = CliRunner().invoke(data_cmd, [*CLI_ARGS, "--top", "2", "--out", str(tmp_path / "cli")])
     assert result.exit_code == 2
-    assert result.stdout.splitlines()[-1].startswith(
+    assert result.stderr.splitlines()[-1].startswith(
         "error: CoinGecko /coins/ethereum/market_chart (coin ethereum): HTTP 401: bad key ***; or was it "
         "?x_cg_demo_api_key=*** (error_code 10002); check the API key in $COINGECKO_API_KEY")
     assert "busy for ***" in caplog.text

@@ -117,7 +117,7 @@ def test_cli_quote_json_has_the_contract_keys(tmp_path):
         assert key in q
     bad = subprocess.run([sys.executable, "-m", "backtest.cli", "quote", "configs/global100.yaml", "--amount", "-1"],
                          capture_output=True, text=True)
-    assert bad.returncode == 2 and "amount" in bad.stdout
+    assert bad.returncode == 2 and "amount" in bad.stderr
     hold = subprocess.run([sys.executable, "-m", "backtest.cli", "holdings", "configs/global100.yaml", "--json",
                            "--as-of", "2020-03-02"], capture_output=True, text=True)
     assert hold.returncode == 0 and json.loads(hold.stdout)["as_of"] == "2020-03-02"

@@ -47,9 +47,9 @@ def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 
 def _one_error_line(code: int, out: str, err: str, extra: str, package: str) -> str:
     assert code == 2 and "Traceback" not in out + err, out + err
-    assert out.startswith("error: ") and out.count("\n") == 1 and err == "", out + err
-    assert f"index-engine[{extra}]" in out and repr(package) in out, out
-    return out
+    assert err.startswith("error: ") and err.count("\n") == 1 and out == "", out + err  # errors go to stderr
+    assert f"index-engine[{extra}]" in err and repr(package) in err, err
+    return err
 
 
 def test_the_extras_table_matches_pyproject():

@@ -411,3 +411,46 @@ def test_real_weekly_loads(real_data_dir: Path):
     steps = np.diff(weekly.dates).astype(int)
     assert set(steps.tolist()) == {7, 1093}  # 7-day steps in each era, one jump 2018-01-07 -> 2021-01-04
     assert weekly.categories[weekly.asset_index("tether")] == "stablecoin"
+
+
+# ---- several files, and names that look like patterns ----------------------------------------------
+def _two_halves(tmp_path: Path, fmt: str):
+    rows = [(f"2024-01-0{d}", a, 1.0 + d, 1e6 * (d + 1)) for d in range(1, 7) for a in ("x", "y")]
+    first, second = long_frame(rows[:6]), long_frame(rows[6:])
+    paths = [tmp_path / f"part1.{fmt}", tmp_path / f"part2.{fmt}"]
+    for frame, p in zip((first, second), paths):
+        frame.write_csv(p) if fmt == "csv" else frame.write_parquet(p)
+    return paths, long_frame(rows)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_several_files_stack_into_one_panel(tmp_path, fmt):
+    paths, whole = _two_halves(tmp_path, fmt)
+    stacked = MarketData.from_files(paths)
+    assert_same_panel(stacked, load_long_frame(whole))
+    assert stacked.source == " + ".join(map(str, paths))
+
+
+def test_stacked_files_must_not_overlap_or_mix_formats(tmp_path):
+    paths, _ = _two_halves(tmp_path, "parquet")
+    with pytest.raises(DataError, match="duplicate"):
+        MarketData.from_files([paths[0], paths[0]])
+    csv = tmp_path / "c.csv"
+    long_frame([("2024-01-09", "x", 1.0, 1e6)]).write_csv(csv)
+    with pytest.raises(DataError, match="one format"):
+        MarketData.from_files([paths[0], csv])
+    with pytest.raises(DataError, match="not found"):
+        MarketData.from_files([paths[0], tmp_path / "missing.parquet"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_file_names_are_never_glob_patterns(tmp_path, fmt):
+    """Issue 10: run[1].parquet was refused and g*.parquet loaded its neighbours too."""
+    paths, _ = _two_halves(tmp_path, fmt)
+    bracket = tmp_path / f"run[1].{fmt}"
+    bracket.write_bytes(paths[0].read_bytes())
+    star = tmp_path / f"part*.{fmt}"
+    star.write_bytes(paths[0].read_bytes())
+    one = load_long_file(paths[0], fmt=fmt)
+    assert_same_panel(load_long_file(bracket, fmt=fmt), one)
+    assert_same_panel(load_long_file(star, fmt=fmt), one)  # not part1 + part2 + part*

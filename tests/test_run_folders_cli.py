@@ -79,8 +79,8 @@ def test_second_run_into_the_same_folder_fails_fast_naming_the_holder(config, tm
         t0 = time.monotonic()
         second = _cli("run", str(config), "--out", str(out))
         assert second.returncode == 2, second.stdout + second.stderr
-        assert second.stdout.startswith(f"error: {out}: another process is writing this folder (pid {first.pid} on ")
-        assert second.stdout.count("\n") == 1 and "Traceback" not in second.stdout + second.stderr
+        assert second.stderr.startswith(f"error: {out}: another process is writing this folder (pid {first.pid} on ")
+        assert second.stderr.count("\n") == 1 and "Traceback" not in second.stdout + second.stderr
         assert time.monotonic() - t0 < 60 and first.poll() is None  # it did not wait for the first to finish
     finally:
         stdout, stderr = first.communicate(timeout=300)
@@ -101,7 +101,7 @@ def test_two_runs_started_together_leave_one_consistent_run(tmp_path):
     assert {p.returncode for p, _, _ in results} <= {0, 2} and any(p.returncode == 0 for p, _, _ in results)
     for p, stdout, stderr in results:
         if p.returncode:
-            assert "another process is writing this folder" in stdout and "Traceback" not in stdout + stderr
+            assert "another process is writing this folder" in stderr and "Traceback" not in stdout + stderr
     run = read_run(out)  # the manifest verifies: one run's files, all of them
     winners = {n for (p, _, _), n in zip(results, (5, 8)) if p.returncode == 0}
     assert run.summary["config"]["selection"]["top_n"] in winners
@@ -149,8 +149,8 @@ def _run_cli_in_process(monkeypatch, capsys, *args: str, usage_error: bool = Fal
     if usage_error:
         assert out == "" and err.rstrip().splitlines()[-1].startswith("Error: "), err
         return err.rstrip().splitlines()[-1]
-    assert out.startswith("error: ") and out.count("\n") == 1 and err == "", out + err
-    return out
+    assert err.startswith("error: ") and err.count("\n") == 1 and out == "", out + err  # errors go to stderr
+    return err
 
 
 @pytest.mark.parametrize("command", ["run", "sweep"])
@@ -201,8 +201,8 @@ def test_unwritable_out_fails_before_computing(config, tmp_path):
     if root and proc.returncode != 2 and "setpriv" in proc.stderr:
         pytest.skip(f"setpriv cannot drop capabilities here: {proc.stderr.strip()}")
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("error: ") and proc.stdout.count("\n") == 1, proc.stdout
-    assert f"cannot write in {tmp_path / 'ro'} (Permission denied)" in proc.stdout
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"cannot write in {tmp_path / 'ro'} (Permission denied)" in proc.stderr
 
 
 # ------------------------------------------------------------------------------------ report

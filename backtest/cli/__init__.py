@@ -65,7 +65,7 @@ def entrypoint() -> None:
             raise
         from backtest.cli.common import console, labelled
 
-        console(stderr=False).print(labelled("error:", "red", exc))
+        console(stderr=True).print(labelled("error:", "red", exc))
         sys.exit(2)
 
 

@@ -38,8 +38,8 @@ def _cli_logging() -> None:
 
 
 def _fail(message: str) -> None:
-    """``error: <message>`` as one literal line on stdout, exit code 2 (as every IndexEngineError)."""
-    click.echo(f"error: {one_line(message, 1000)}")
+    """``error: <message>`` as one literal line on stderr, exit code 2 (as every IndexEngineError)."""
+    click.echo(f"error: {one_line(message, 1000)}", err=True)
     sys.exit(2)
 
 
