@@ -22,7 +22,7 @@ def benchmark_configs(cfg: IndexConfig, market: MarketData) -> list[tuple[str, I
     benchmarks.parquet: the assets, then ``no_regime``, then ``equal_weight``. ``PlanError`` names a
     benchmark asset absent from ``market``."""
     out: list[tuple[str, IndexConfig]] = []
-    base: dict[str, object] = {"benchmarks": {}, "regime.signal": "none"}
+    base: dict[str, object] = {"benchmarks": {}, "regime": {"signal": "none"}}  # the whole section: no composite left
     for asset in cfg.benchmarks.assets:
         try:
             market.asset_index(asset)

@@ -20,7 +20,7 @@ from index_engine.kernels import breadth_share, ema, regime_machine, rolling_mea
 from index_engine.regime import compute_regime, share_in_effect
 from index_engine.testing import markets, regime_sections
 from index_engine.testing import regime as regime_rules
-from tests._helpers import make_market
+from tests._helpers import ROOT, make_market
 from tests._hypothesis import examples
 
 NAN = np.nan
@@ -309,3 +309,69 @@ def test_every_signal_is_point_in_time_and_matches_the_independent_rederivation(
         part_cfg = c.regime.parts()[[s.name for s in full.signals].index(a.name)]
         switch = np.flatnonzero(np.diff(a.state.astype(int)) != 0) + 1
         assert (np.diff(switch) >= part_cfg.min_dwell).all()
+
+
+# -------------------------------------------------------------------------- configs, CLI, real data
+REGIME_CONFIGS = sorted(p for p in (ROOT / "configs" / "regimes").glob("*.yaml") if p.name != "grid.yaml")
+
+
+def test_every_regime_config_and_the_research_grid_load():
+    from backtest.sweep import expand, load_grid
+
+    assert len(REGIME_CONFIGS) >= 5
+    for path in REGIME_CONFIGS:
+        IndexConfig.from_yaml(path)
+    combos = expand(IndexConfig.from_yaml(ROOT / "configs" / "global100.yaml"),
+                    load_grid(ROOT / "configs" / "regimes" / "grid.yaml"))
+    assert {v["design"] for v, _ in combos} >= {"sma200", "golden_cross_50_200", "ema_10_20", "breadth_top100",
+                                                 "momentum_90", "drawdown_30", "btc_graduated", "sma200_dwell30"}
+
+
+def test_cli_runs_a_graduated_composite_and_its_report_shows_every_signal(tmp_path):
+    from click.testing import CliRunner
+
+    from backtest.cli import main
+
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["run", str(ROOT / "configs" / "regimes" / "bti_graduated.yaml"), "--out",
+                                    str(out)])
+    assert res.exit_code == 0, res.output
+    nav = pl.read_parquet(out / "nav.parquet")
+    names = ["asset_price_sma", "sma_crossover", "momentum"]
+    assert all(f"vote_{n}" in nav.columns and f"signal_{n}_upper" in nav.columns for n in names)
+    assert set(nav["risk_share"].unique()) <= {0.0, 1 / 3, 2 / 3, 1.0}
+    html = (out / "report.html").read_text()
+    gauge = html.split('id="regime-gauge"')[1].split('<div class="card">')[0]
+    assert all(f"{n}: <b>" in gauge for n in names)
+    held = CliRunner().invoke(main, ["holdings", str(ROOT / "configs" / "regimes" / "bti_graduated.yaml")])
+    assert held.exit_code == 0 and all(f"  {n} [" in held.output for n in names), held.output
+
+
+@pytest.fixture(scope="module")
+def daily(real_data_dir):
+    import warnings
+
+    from index_engine import MarketData
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return MarketData.from_files([real_data_dir / "cmc_daily_2013_2018.parquet",
+                                      real_data_dir / "cmc_daily_2018.parquet"],
+                                     categories=real_data_dir / "asset_categories.csv")
+
+
+def test_whipsaw_controls_on_the_real_2014_data(daily):
+    """docs/regimes.md: the flagship switches 14 times in Jun–Aug 2014; a 5 % band and a 30-day dwell
+    remove most of it; every design still leaves the 2018 top, where the switch is point in time."""
+    flagship = IndexConfig.from_yaml(ROOT / "configs" / "global100.yaml").with_overrides({"backtest.start": "2014-01-01"})
+
+    def summer(overrides):
+        r = run_backtest(flagship.with_overrides(overrides), daily, benchmarks=False)
+        return sum("2014-06-01" <= s["date"] <= "2014-08-31" for s in r.summary["regime_switches"]), r
+
+    n, base = summer({})
+    assert n == 14
+    assert summer({"regime.band": 0.05})[0] == 0 and summer({"regime.min_dwell": 30})[0] <= 3
+    exits = [s["date"] for s in base.summary["regime_switches"] if s["to"] == "bear" and s["date"] >= "2018-01-01"]
+    assert exits[0] == "2018-03-15"
+    check_result_invariants(base, daily)
