@@ -39,13 +39,13 @@ def rounded(values, sig: int = 7) -> list[int | float | None]:
     safe = np.where(finite & (arr != 0), np.abs(arr), 1.0)
     scale = np.power(10.0, (sig - 1 - np.floor(np.log10(safe))))
     out = np.where(finite, np.round(arr * scale) / scale, np.nan)
-    values: list = out.tolist()
+    cells: list = out.tolist()
     # only the few whole values and non-finite ones need a Python-level change (no per-value loop)
     for i in np.flatnonzero(finite & (out == np.floor(out)) & (np.abs(out) < 1e15)).tolist():
-        values[i] = int(values[i])
+        cells[i] = int(cells[i])
     for i in np.flatnonzero(~finite).tolist():
-        values[i] = None
-    return values
+        cells[i] = None
+    return cells
 
 
 def finite(values, sig: int = 7) -> list[Real]:
