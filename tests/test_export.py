@@ -159,3 +159,22 @@ def test_a_table_longer_than_an_excel_sheet_asks_for_csv(monkeypatch, capsys, ru
     err = _error(*_cli(monkeypatch, capsys, "export", run_dir, "--format", "xlsx"))
     assert f"nav.parquet: nav has {n:,} rows, more than an Excel sheet holds ({n - 1:,} below" in err, err
     assert err.endswith("; export as csv\n") and not (run_dir.parent / "small-xlsx").exists()
+
+
+def test_the_reports_csv_download_writes_every_cost_column_from_its_own_data():
+    """report.html's "download CSV" (assets/transactions.js): the columns of transactions.parquet in
+    order, each cost column filled from its own payload array (fee f, platform_fee pf, slippage sl,
+    gas g). The browser test downloads it and compares the sums."""
+    import re
+
+    from backtest.io import RUN_COLUMNS
+
+    js = (Path(__file__).resolve().parents[1] / "backtest" / "report" / "assets" / "transactions.js").read_text()
+    body = js[js.index("function csv()"):]
+    head = re.search(r'var head = "([^"\\]*)\\n"', body).group(1).split(",")
+    cells = re.search(r"return \[(.*?)\]\.map", body, re.S).group(1)
+    cells = [c.strip() for c in re.split(r",\s*(?![^\[]*\])", " ".join(cells.split()))]
+    assert head == list(RUN_COLUMNS["transactions.parquet"]) and len(cells) == len(head)
+    by_column = dict(zip(head, cells))
+    assert {c: by_column[c] for c in ("notional", "fee", "platform_fee", "slippage", "gas")} == {
+        "notional": "T.n[i]", "fee": "T.f[i]", "platform_fee": "T.pf[i]", "slippage": "T.sl[i]", "gas": "T.g[i]"}
