@@ -27,6 +27,7 @@ from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import IndexEngineError
 from index_engine.extras import require_extra
+from index_engine.methodology import Methodology, split
 
 BEST, BEST_JSON = "best", "best.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -34,11 +35,12 @@ _ROW = "__sweep_row"
 
 
 def write_sweep_with_best(frame: pl.DataFrame, out_dir: str | Path, grid: dict, rank_by: str = "sharpe",
-                          best: int | None = None, cfg: IndexConfig | None = None,
+                          best: int | None = None, cfg: IndexConfig | Methodology | None = None,
                           market: MarketData | None = None) -> Path:
     """Write the sweep folder (``backtest.sweep.write_sweep``) and, with ``best``, the ``best`` best
-    configs by ``rank_by`` re-run in full over ``market`` (``cfg`` and ``grid`` are the sweep's), all
-    atomically. Needs the report extra for ``best`` (``MissingExtraError`` before any re-run)."""
+    configs by ``rank_by`` re-run in full over ``market`` (``cfg`` — a config or a ``Methodology`` —
+    and ``grid`` are the sweep's), all atomically. Needs the report extra for ``best``
+    (``MissingExtraError`` before any re-run)."""
     if not best:
         return write_sweep(frame, out_dir, grid, rank_by)
     if cfg is None or market is None:
@@ -56,11 +58,10 @@ def write_sweep_with_best(frame: pl.DataFrame, out_dir: str | Path, grid: dict, 
             try:
                 result = run_backtest(config, market)
             except IndexEngineError as exc:  # e.g. a benchmark the statistics-only sweep did not run
-                records.append({**record, "folder": None, "error": f"{type(exc).__name__}: {exc}",
-                                "config": config.resolved()})
+                records.append({**record, "folder": None, "error": f"{type(exc).__name__}: {exc}", **_spec(config)})
                 continue
             write_run(result, tmp / record["folder"], report=True)
-            records.append({**record, "statistics": result.stats, "config": config.resolved()})
+            records.append({**record, "statistics": result.stats, **_spec(config)})
         (tmp / BEST_JSON).write_text(json.dumps({"rank_by": rank_by, "runs": records}, indent=2, allow_nan=False)
                                      + "\n", encoding="utf-8")
         (tmp / "ranking.md").write_text(ranking + best_markdown(records, rank_by), encoding="utf-8")
@@ -69,8 +70,8 @@ def write_sweep_with_best(frame: pl.DataFrame, out_dir: str | Path, grid: dict, 
     return write_sweep_dir(frame, ranking, out_dir, extra=fill)
 
 
-def best_configs(frame: pl.DataFrame, grid: dict, cfg: IndexConfig, rank_by: str,
-                 k: int) -> list[tuple[dict, IndexConfig]]:
+def best_configs(frame: pl.DataFrame, grid: dict, cfg: IndexConfig | Methodology, rank_by: str,
+                 k: int) -> list[tuple[dict, IndexConfig | Methodology]]:
     """The ``k`` best rows of a ``run_sweep`` frame by ``rank_by`` that ran and have the statistic,
     as (record: rank, folder, swept values, the row's ranking statistic, CAGR and max drawdown; config)."""
     rows = ranked(frame.with_row_index(_ROW).filter(pl.col(rank_by).is_not_null()), rank_by, k)
@@ -114,6 +115,12 @@ def best_markdown(records: list[dict], rank_by: str) -> str:
         lines.append(f"| {r['rank']} | {where} | {cell(s.get(rank_by))} | {cell(s.get('cagr'))} | "
                      f"{cell(s.get('max_drawdown'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _spec(spec: IndexConfig | Methodology) -> dict:
+    """best.json's record of what ran: the resolved config, and a methodology's custom rules."""
+    config, custom = split(spec)
+    return {"config": config.resolved(), **({"rules": custom.describe()} if custom is not None else {})}
 
 
 def _differs(value, cell) -> bool:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -154,3 +155,24 @@ def test_cli_sweep_write_best(tmp_path):
     assert doc["runs"][0]["values"] == {"regime.window": best["regime.window"], "costs.fee_bps": best["costs.fee_bps"]}
     assert read_run(out / folders[0]).summary["statistics"]["cagr"] == best["cagr"]
     verify_folder(out, "sweep")
+
+
+def _momentum(ctx, lookback=30):  # a custom weighting rule with a sweepable parameter
+    r = ctx.price_at(ctx.d) / ctx.price_at(ctx.d - lookback) - 1
+    return np.where(ctx.selected & (r > 0), ctx.market_cap_at(ctx.d), 0.0)
+
+
+def test_a_methodology_sweep_writes_its_best_runs_with_their_rules(sweep, tmp_path):
+    from index_engine import Methodology
+
+    cfg, market, _ = sweep
+    m = Methodology.from_config(cfg).with_weighting(_momentum)
+    grid = {"rules.weighting.lookback": [10, 40], "costs.fee_bps": [5]}
+    frame = run_sweep(m, market, grid, workers=1, progress=False)
+    out = write_sweep_with_best(frame, tmp_path / "sw", grid, "sharpe", 1, m, market)
+    record = json.loads((out / "best.json").read_text())["runs"][0]
+    assert record["folder"].startswith("best/01_lookback-") and record["rules"]["weighting"]["name"] == "_momentum"
+    run = read_run(out / record["folder"])
+    assert run.summary["rules"] == record["rules"] and record["rules"]["weighting"]["params"] == {
+        "lookback": record["values"]["rules.weighting.lookback"]}
+    assert run.summary["statistics"]["sharpe"] == frame["sharpe"].max()
