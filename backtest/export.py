@@ -54,7 +54,7 @@ def check_export_target(run_dir: str | Path, out: str | Path | None, fmt: str) -
             continue
         where = "is" if folder == dest else f"is inside {folder}, which is"
         raise mf.folder_error(given, None, f"{where} a {manifest['kind']} folder (it holds only its own files)",
-                              "export to a folder outside it")
+                              "export to a folder outside it" if out is not None else "give --out a folder outside it")
     return check_output_dir(dest, "export")
 
 

@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 from backtest import manifest as mf
 from backtest.cli import entrypoint
 from backtest.export import EXCEL_MAX_ROWS, export_tables, statistics_table
-from backtest.io import EXPORT_FILES, EXPORT_TABLES, read_run, write_run, write_sweep_dir
+from backtest.io import EXPORT_FILES, EXPORT_TABLES, read_run, read_sweep, write_run, write_sweep_dir
 from tests._runs import damage, small_run, sweep_row
 
 openpyxl = pytest.importorskip("openpyxl")  # the dev extra's reader of the workbook
@@ -130,6 +130,18 @@ def test_refuses_to_write_inside_a_run_or_over_a_foreign_folder(monkeypatch, cap
     read_run(run_dir), read_run(other)  # both still verify
     assert not (run_dir / "export").exists() and not (sweep / "export").exists()
     assert (own / "notes.txt").read_text() == "mine"
+
+
+def test_a_best_run_of_a_sweep_needs_out_outside_the_sweep(monkeypatch, capsys, tmp_path):
+    def best(tmp: Path) -> None:  # as sweep --write-best does
+        write_run(small_run(), tmp / "best" / "01_x", report=False)
+
+    sweep = write_sweep_dir(sweep_row(pl.DataFrame({"sharpe": [1.0]})), "# ranking\n", tmp_path / "sweep", extra=best)
+    run = sweep / "best" / "01_x"
+    err = _error(*_cli(monkeypatch, capsys, "export", run))  # the default, beside it, is inside the sweep
+    assert f"is inside {sweep}, which is a sweep folder" in err and err.endswith("give --out a folder outside it\n")
+    assert _cli(monkeypatch, capsys, "export", run, "--out", tmp_path / "best-01")[0] == 0
+    read_sweep(sweep)  # untouched
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
