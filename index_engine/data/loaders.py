@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import numpy as np
 import polars as pl
 
+from index_engine.data import symbols as symbol_history
 from index_engine.data.panel import DataWarning, MarketData, panel_from_dense
 from index_engine.data.taxonomy import load_categories
 from index_engine.errors import DataError, DataQualityWarning
@@ -282,18 +283,16 @@ def _check_duplicates(df: pl.DataFrame, key: np.ndarray, n_keys: int, source: st
 
 
 def _asset_table(df: pl.DataFrame, ai: np.ndarray, ti: np.ndarray, asset_ids: pl.Series) -> pl.DataFrame:
-    """asset_id, symbol, name: the last non-null value over time for each asset."""
+    """asset_id, name (the last non-null name over time) of each asset."""
     table = pl.DataFrame({"asset_id": asset_ids}).with_row_index("_a")
-    for name in ("symbol", "name"):
-        if name not in df.columns:
-            continue
+    if "name" in df.columns:
         last = (
-            pl.DataFrame({"_a": ai, "_t": ti, name: df[name]})
-            .drop_nulls(name)
+            pl.DataFrame({"_a": ai, "_t": ti, "name": df["name"]})
+            .drop_nulls("name")
             .sort("_a", "_t")
             .unique("_a", keep="last")
         )
-        table = table.join(last.select("_a", name), on="_a", how="left", maintain_order="left")
+        table = table.join(last.select("_a", "name"), on="_a", how="left", maintain_order="left")
     return table.drop("_a")
 
 
@@ -373,4 +372,5 @@ def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool, scor
         source=source,
         warnings=tuple(found),
         scores={name: dense(name) for name in scores},
+        symbol_changes=symbol_history.change_points(ai, ti, df["symbol"]) if "symbol" in df.columns else None,
     )
