@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import numpy as np
 import polars as pl
 
+from index_engine.codes import CASH_ID
 from index_engine.data import symbols as symbol_history
 from index_engine.data.panel import DataWarning, MarketData, panel_from_dense
 from index_engine.data.taxonomy import load_categories
@@ -260,6 +261,12 @@ def _validate(frame: pl.DataFrame, source: str, is_csv: bool, scores: tuple[str,
     bad = df.filter(pl.col("asset_id").is_null() | (pl.col("asset_id") == ""))
     if bad.height:
         _fail(source, "asset_id", "with a null/empty asset_id", "a non-empty id", bad, ["date", "asset_id"], is_csv)
+    bad = df.filter(pl.col("asset_id") == CASH_ID)
+    if bad.height:
+        _fail(source, "asset_id", f"with the asset_id {CASH_ID!r}, which is reserved for the cash stable sleeve "
+              f"(stable.asset: cash; the 'cash' rows of holdings, transactions and quotes)",
+              f"another id: rename the asset in the data, e.g. to '{CASH_ID}-token'", bad,
+              ["date", "asset_id", "symbol"], is_csv)
     cols = [df["_row"], _parse_dates(df, source, is_csv), df["asset_id"]]
     cols += [_parse_number(df, c, source, is_csv) for c in NUMERIC_COLUMNS if c in df.columns]
     cols += [df[c].cast(pl.Utf8) for c in ("symbol", "name") if c in df.columns]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from index_engine.codes import CASH_ID
 from index_engine.data import symbols as symbol_history
 from index_engine.data.categories import CATEGORIES  # noqa: F401  (re-exported)
 from index_engine.errors import DataError
@@ -230,9 +231,11 @@ def panel_from_dense(
     ``other``). ``first_date``/``last_date`` are derived from where ``price`` is positive.
     ``symbol_changes`` (columns col, row, symbol: the symbol observed from that row on) gives
     tickers that change over time; ``assets.symbol`` is then ignored and set to the latest one.
-    Without it each asset's ``assets`` symbol is its symbol on every row.
+    Without it each asset's ``assets`` symbol is its symbol on every row. The asset_id ``cash`` is
+    refused: it is reserved for the cash stable sleeve.
     """
     t, n = price.shape
+    _refuse_cash_id(asset_ids, source)
     if volume is None:
         volume = np.full((t, n), np.nan)
     valid = np.isfinite(price) & (price > 0)
@@ -272,6 +275,16 @@ def panel_from_dense(
         scores={k: np.ascontiguousarray(v, dtype=np.float64) for k, v in (scores or {}).items()},
         symbol_changes=changes,
     )
+
+
+def _refuse_cash_id(asset_ids: np.ndarray, source: str) -> None:
+    at = np.flatnonzero(np.asarray(asset_ids, dtype=object) == CASH_ID)
+    if at.size:
+        raise DataError(
+            f"{source}: asset_id {CASH_ID!r} (column {int(at[0])}) is reserved for the cash stable sleeve "
+            f"(stable.asset: cash, the 'cash' rows of holdings and quotes); rename the asset in the data, "
+            f"e.g. to 'cash-token'"
+        )
 
 
 def _checked_changes(changes: pl.DataFrame, t: int, n: int, source: str) -> pl.DataFrame:
