@@ -1,6 +1,7 @@
 """Hostile or unusual loader input: the reserved asset_id ``cash``, damaged and binary files, odd
-header names and cells. Every case is a ``DataError`` naming the file (and column / row) in words a
-terminal prints as is."""
+header names and cells, non-finite numbers in Parquet. Every case is a ``DataError`` naming the file
+(and column / row) in words a terminal prints as is; huge finite caps that overflow their sum stop
+the total market cap regime with a ``PlanError`` naming the date."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from index_engine import MarketData
+from backtest import run_backtest
+from index_engine import IndexConfig, MarketData
 from index_engine.data.loaders import load_long_file, load_long_files, load_long_frame
 from index_engine.data.panel import panel_from_dense
-from index_engine.errors import DataError
+from index_engine.errors import DataError, PlanError
 
 D = dt.date
 
@@ -207,3 +209,32 @@ def test_stacked_files_whose_column_types_clash_name_the_column_and_files(tmp_pa
     assert str(info.value) == f"{a} + {b}: the files do not stack: column price_usd is Float64 in {a} but " \
                               f"List(Float64) in {b}; give it one type in every file"
 
+
+# ---- non-finite numbers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("column", ["price_usd", "market_cap_usd", "volume_24h_usd"])
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")])
+def test_inf_in_a_parquet_file_names_the_column_and_row(tmp_path, column, value):
+    frame = _frame(("bitcoin",)).with_columns(pl.lit(1.0).alias("volume_24h_usd"))
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 1).then(value).otherwise(pl.col(column)).alias(column))
+    path = tmp_path / "market.parquet"
+    frame.write_parquet(path)
+    with pytest.raises(DataError) as info:
+        load_long_file(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}, column {column}: 1 row(s) with non-finite values (NaN/inf); expected a finite "
+                          "number or null:"), msg
+    assert f"row 2: date=2024-01-02, asset_id='bitcoin', {column}={value!r}" in msg
+
+
+def test_caps_whose_sum_overflows_stop_the_total_market_cap_regime_naming_the_date():
+    frame = _frame(("alpha", "beta"), days=6).with_columns(
+        pl.when((pl.col("asset_id") == "beta") & (pl.col("date") >= D(2024, 1, 4))).then(1e308)
+        .otherwise(pl.when(pl.col("asset_id") == "alpha").then(1e308).otherwise(1e9)).alias("market_cap_usd"))
+    market = load_long_frame(frame, source="huge-caps")
+    assert np.isfinite(market.market_cap).all()  # every cap is finite: only their sum is not
+    cfg = IndexConfig.from_dict({"selection": {"top_n": 2}, "regime": {"signal": "total_market_cap_sma", "window": 2}})
+    with pytest.raises(PlanError, match=r"^regime: the total market cap of the universe overflows to infinity on "
+                                        r"2024-01-04 \(huge-caps\); check the data's market_cap column$"):
+        run_backtest(cfg, market, benchmarks=False)
