@@ -42,7 +42,7 @@ def _labels(market: MarketData, rows: np.ndarray, cols: np.ndarray) -> tuple[pl.
     if market not in _IDS:
         _IDS[market] = pl.Series("asset_id", [*market.asset_ids.tolist(), CASH_ID], dtype=pl.Utf8)
     where = np.where(cols < 0, market.n_assets, cols)
-    return _IDS[market].gather(where), market.symbols_at(rows, cols).fill_null(CASH_SYMBOL)
+    return _IDS[market].gather(where), market.symbols_at(rows, cols, fill=CASH_SYMBOL)
 
 
 def _names(names: tuple[str, ...], codes: np.ndarray, column: str) -> pl.Series:

@@ -130,3 +130,31 @@ def test_a_quote_uses_the_symbol_known_at_as_of():
         market = MarketData.from_frame(frame)
     early, late = (quote(cfg, market, 1000.0, as_of=str(DAYS[i].date())) for i in (3, 8))
     assert [o["symbol"] for o in early.orders] == ["VEN"] and [o["symbol"] for o in late.orders] == ["VET"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_bulk_lookup_matches_a_plain_reading_of_the_rule(seed):
+    """symbols_at against a per-row Python reading of docs/data.md (random histories, renames, nulls)."""
+    rng = np.random.default_rng(seed)
+    t, n = int(rng.integers(1, 40)), int(rng.integers(1, 12))
+    observed = np.where(rng.random((t, n)) < 0.4, None, rng.choice(["A", "B", "C"], (t, n)).astype(object))
+    rows, cols = np.nonzero(np.ones((t, n), bool))
+    ids = np.array([f"id{j:02d}" for j in range(n)], dtype=object)
+    frame = pl.DataFrame({"date": (np.datetime64("2024-01-01") + rows).astype("datetime64[D]"),
+                          "asset_id": ids[cols], "symbol": pl.Series(observed[rows, cols].tolist(), dtype=pl.Utf8),
+                          "price_usd": 1.0, "market_cap_usd": 1.0})
+    market = MarketData.from_frame(frame)
+    qr, qc = rng.integers(0, t, 500), rng.integers(-1, n, 500)
+
+    def rule(r: int, c: int):
+        if c < 0:
+            return "CASH"
+        seen = [s for s in observed[: r + 1, c] if s is not None]
+        return seen[-1] if seen else ids[c]
+
+    assert market.symbols_at(qr, qc, fill="CASH").to_list() == [rule(r, c) for r, c in zip(qr, qc)]
+    assert market.symbols.tolist() == [rule(t - 1, c) for c in range(n)]
+    cut = int(rng.integers(0, t))
+    part = market.truncate(market.dates[cut])
+    keep = [market.asset_index(a) for a in part.asset_ids]
+    assert part.symbols.tolist() == [rule(cut, c) for c in keep]

@@ -127,11 +127,11 @@ class MarketData:
         sym = self.assets["symbol"].to_numpy()
         return np.where(pl.Series(sym).is_null().to_numpy(), self.asset_ids, sym).astype(object)
 
-    def symbols_at(self, rows: np.ndarray, cols: np.ndarray) -> pl.Series:
+    def symbols_at(self, rows: np.ndarray, cols: np.ndarray, fill: str | None = None) -> pl.Series:
         """Point-in-time symbols, in bulk: for each k the symbol of column ``cols[k]`` as observed at
         row ``rows[k]`` — its last non-null symbol on or before that row, its asset_id before its first
-        one (never a later symbol); null where ``cols[k] < 0``."""
-        return self._symbol_lookup.at(rows, cols)
+        one (never a later symbol); ``fill`` (default null) where ``cols[k] < 0``."""
+        return self._symbol_lookup.at(rows, cols, fill)
 
     @cached_property
     def _symbol_lookup(self) -> symbol_history.SymbolLookup:
