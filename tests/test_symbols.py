@@ -4,6 +4,8 @@ docs/outputs.md), never a later one; the panel keeps the history as change point
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import warnings
 
 import numpy as np
@@ -119,6 +121,15 @@ def test_the_report_names_each_asset_once_by_its_latest_symbol():
     assert table.rows() == [("vechain", "VET")]
     weights = _weights_over_time(result.holdings, "cash", result.nav["date"][-1])
     assert [s.name for s in weights.series] == ["VET", "others", "stable sleeve"]
+
+
+def test_a_run_folder_with_a_renamed_asset_writes_and_reports(tmp_path):
+    out = _run(_vechain()).write(tmp_path / "run")
+    held = pl.read_parquet(out / "holdings.parquet").filter(pl.col("asset_id") == "vechain")
+    assert held["symbol"].unique(maintain_order=True).to_list() == ["VEN", "VET"]
+    html = (out / "report.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)[1])
+    assert data["assets"] == {"id": ["vechain"], "sym": ["VET"]}
 
 
 def test_a_quote_uses_the_symbol_known_at_as_of():
