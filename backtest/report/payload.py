@@ -55,9 +55,11 @@ def finite(values, sig: int = 7) -> list[Real]:
 
 
 def asset_symbols(holdings: pl.DataFrame, transactions: pl.DataFrame) -> pl.DataFrame:
-    """asset_id, symbol of every asset the holdings or the transactions name, sorted by id."""
-    return pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")]) \
-        .unique("asset_id", keep="first").sort("asset_id")
+    """asset_id, symbol of every asset the holdings or the transactions name, sorted by id. A ticker
+    can change during the run (each row carries the symbol of its date): the latest row's wins."""
+    rows = pl.concat([f.select("date", "asset_id", "symbol") for f in (holdings, transactions)])
+    return rows.sort("date", maintain_order=True).unique("asset_id", keep="last").sort("asset_id") \
+        .select("asset_id", "symbol")
 
 
 def _iso(values) -> list[str]:
@@ -111,8 +113,8 @@ def _weights_over_time(holdings: pl.DataFrame, stable_id: str, end: date | None,
     bounds = dates.to_list() + [end]
     held_days = pl.DataFrame({"date": dates, "days": [max((b - a).days, 1) for a, b in zip(bounds, bounds[1:])]})
     risk = holdings.filter(pl.col("asset_id") != stable_id)
-    top = (risk.join(held_days, on="date").group_by("asset_id", "symbol")
-           .agg((pl.col("weight") * pl.col("days")).sum().alias("score"))
+    top = (risk.join(held_days, on="date").group_by("asset_id")  # one series per asset, named by its latest symbol
+           .agg((pl.col("weight") * pl.col("days")).sum().alias("score"), pl.col("symbol").sort_by("date").last())
            .sort(["score", "asset_id"], descending=[True, False]).head(n_top))
     wide = pl.DataFrame({"date": dates})
     columns = []

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from index_engine.codes import CASH_ID
 from index_engine.data.coingecko_client import (
     MARKET_CHART,
     CoinGeckoClient,
@@ -148,7 +149,8 @@ def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: Prog
 
 
 def top_coins(client: CoinGeckoClient, top: int, per_page: int = 250) -> list[MarketCoin]:
-    """The first ``top`` distinct coins of ``/coins/markets`` by market cap (pages of ``per_page``).
+    """The first ``top`` distinct coins of ``/coins/markets`` by market cap (pages of ``per_page``),
+    without a coin whose id is ``cash`` (reserved for the cash stable sleeve; left out with a warning).
 
     Listing ends at a short page, or with a warning at a page that brings no coin not already seen
     (a server repeating a page would otherwise be asked for the next page forever)."""
@@ -160,6 +162,10 @@ def top_coins(client: CoinGeckoClient, top: int, per_page: int = 250) -> list[Ma
         new = [coin for coin in batch if coin.id not in seen]  # ranks can shift between pages: skip repeats
         for coin in new:
             seen.add(coin.id)
+            if coin.id == CASH_ID:
+                log.warning("CoinGecko coin id %r (%s) is reserved for the cash stable sleeve: left out of the "
+                            "data (the next coin by market cap takes its place)", CASH_ID, one_line(coin.name, 80))
+                continue
             coins.append(coin)
         if len(batch) < per_page:
             break
