@@ -292,9 +292,14 @@ def assemble(coins: list[MarketCoin], charts: dict[str, MarketChart]) -> pl.Data
     meta = pl.DataFrame({"asset_id": [c.id for c in coins], "symbol": [c.symbol.upper() for c in coins],
                          "name": [c.name for c in coins]}, schema={"asset_id": pl.Utf8, "symbol": pl.Utf8,
                                                                   "name": pl.Utf8})
+    # the ticker and name are CoinGecko's as of the fetch: observed on each coin's latest row only, so
+    # that earlier rows are not labelled with a later ticker (outputs fall back to the asset_id there)
+    latest = pl.col("date") == pl.col("date").max().over("asset_id")
     return (
         long.join(meta, on="asset_id", how="left")
-        .with_columns(pl.when(pl.col("market_cap_usd") > 0).then(pl.col("market_cap_usd")).alias("market_cap_usd"))
+        .with_columns(pl.when(pl.col("market_cap_usd") > 0).then(pl.col("market_cap_usd")).alias("market_cap_usd"),
+                      pl.when(latest).then(pl.col("symbol")).alias("symbol"),
+                      pl.when(latest).then(pl.col("name")).alias("name"))
         .sort("date", "asset_id")
         .select(COLUMNS)
     )
