@@ -285,18 +285,17 @@ def _check_duplicates(df: pl.DataFrame, key: np.ndarray, n_keys: int, source: st
 # ---- panel construction -----------------------------------------------------------------------
 
 
-def _asset_table(df: pl.DataFrame, ai: np.ndarray, ti: np.ndarray, asset_ids: pl.Series) -> pl.DataFrame:
+def _asset_table(df: pl.DataFrame, ai: np.ndarray, ti: np.ndarray, asset_ids: pl.Series,
+                 shape: tuple[int, int]) -> pl.DataFrame:
     """asset_id, name (the last non-null name over time) of each asset."""
-    table = pl.DataFrame({"asset_id": asset_ids}).with_row_index("_a")
+    table = pl.DataFrame({"asset_id": asset_ids})
     if "name" in df.columns:
-        last = (
-            pl.DataFrame({"_a": ai, "_t": ti, "name": df["name"]})
-            .drop_nulls("name")
-            .sort("_a", "_t")
-            .unique("_a", keep="last")
-        )
-        table = table.join(last.select("_a", "name"), on="_a", how="left", maintain_order="left")
-    return table.drop("_a")
+        codes, texts = symbol_history.text_codes(df["name"], ai, ti, shape)
+        last = symbol_history.last_observed(codes)[-1]  # (N,) the last row with a name, −1 none
+        code = np.where(last >= 0, codes[np.maximum(last, 0), np.arange(shape[1])], -1)
+        names = pl.Series(texts, dtype=pl.Utf8).gather(np.maximum(code, 0))
+        table = table.with_columns(pl.when(pl.Series(code >= 0)).then(names).alias("name"))
+    return table
 
 
 def _price_warnings(price: np.ndarray, dates: np.ndarray, asset_ids: np.ndarray) -> list[DataWarning]:
@@ -358,7 +357,7 @@ def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool, scor
     price, market_cap, volume = dense("price_usd"), dense("market_cap_usd"), dense("volume_24h_usd")
     day = dates.to_numpy().astype("datetime64[D]")
     ids = np.asarray(asset_ids.to_list(), dtype=object)
-    assets = _asset_table(df, ai, ti, asset_ids).with_columns(
+    assets = _asset_table(df, ai, ti, asset_ids, shape).with_columns(
         pl.Series("category", load_categories(categories, ids), dtype=pl.Utf8)
     )
     found = _price_warnings(price, day, ids)
@@ -375,5 +374,6 @@ def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool, scor
         source=source,
         warnings=tuple(found),
         scores={name: dense(name) for name in scores},
-        symbol_changes=symbol_history.change_points(ai, ti, df["symbol"]) if "symbol" in df.columns else None,
+        symbol_changes=(symbol_history.change_points(ai, ti, df["symbol"], shape) if "symbol" in df.columns
+                        else None),
     )

@@ -24,12 +24,43 @@ def empty() -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMA)
 
 
-def change_points(cols: np.ndarray, rows: np.ndarray, symbols: pl.Series) -> pl.DataFrame:
+def text_codes(values: pl.Series, cols: np.ndarray, rows: np.ndarray, shape: tuple[int, int]
+               ) -> tuple[np.ndarray, list]:
+    """(T, N) int32 codes of a text column placed at ``(rows, cols)`` (−1 = null or no row) and the
+    list of distinct texts the codes index — dense, so the histories below need no sort."""
+    text = values.cast(pl.Utf8)
+    distinct = text.drop_nulls().unique().sort()  # a few hundred names: hashing, then a tiny sort
+    found = distinct.search_sorted(text.fill_null("")).to_numpy().astype(np.int32)
+    codes = np.full(shape, -1, np.int32)
+    codes[rows, cols] = np.where(text.is_null().to_numpy(), -1, found)
+    return codes, distinct.to_list()
+
+
+def last_observed(codes: np.ndarray) -> np.ndarray:
+    """(T, N) the row of the last non-null code at or before each row, per column (−1: none yet)."""
+    t = codes.shape[0]
+    idx = np.where(codes >= 0, np.arange(t, dtype=np.int64)[:, None], -1)
+    return np.maximum.accumulate(idx, axis=0)
+
+
+def change_points(cols: np.ndarray, rows: np.ndarray, symbols: pl.Series,
+                  shape: tuple[int, int] | None = None) -> pl.DataFrame:
     """The change points of observed ``(col, row, symbol)`` triples (any order; null symbols are
-    unknown and skipped: the previous symbol stays in effect). At most one symbol per (col, row)."""
-    obs = pl.DataFrame({"col": np.asarray(cols, np.int64), "row": np.asarray(rows, np.int64),
-                        "symbol": symbols.cast(pl.Utf8)}, schema=SCHEMA)
-    return compact(obs)
+    unknown and skipped: the previous symbol stays in effect). At most one symbol per (col, row).
+    ``shape`` (T, N): the panel's, when known (a dense pass instead of a sort)."""
+    if shape is None:
+        obs = pl.DataFrame({"col": np.asarray(cols, np.int64), "row": np.asarray(rows, np.int64),
+                            "symbol": symbols.cast(pl.Utf8)}, schema=SCHEMA)
+        return compact(obs)
+    codes, texts = text_codes(symbols, np.asarray(cols), np.asarray(rows), shape)
+    last = last_observed(codes)
+    held = np.where(last >= 0, np.take_along_axis(codes, np.maximum(last, 0), axis=0), -1)
+    prev = np.vstack([np.full((1, shape[1]), -1, held.dtype), held[:-1]])
+    r, c = np.nonzero((held >= 0) & (held != prev))
+    order = np.lexsort((r, c))  # (col, row) order: only the change points, a handful per asset
+    names = pl.Series(texts, dtype=pl.Utf8)
+    return pl.DataFrame({"col": c[order].astype(np.int64), "row": r[order].astype(np.int64),
+                         "symbol": names.gather(held[r[order], c[order]])}, schema=SCHEMA)
 
 
 def compact(obs: pl.DataFrame) -> pl.DataFrame:
