@@ -1,0 +1,135 @@
+"""``contributions``: each asset's contribution to the index's return per year, per regime state or
+over the whole window, from a run's frames and the market's closes (see ``attribution`` for the
+arithmetic), and the digest of it that ``summary.json`` keeps (``contributions_summary``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from backtest.analysis.attribution import Book, contribution_frame, market_marks
+from backtest.stats import _num
+from index_engine.data.panel import MarketData
+
+#: contributors and detractors kept per period in summary.json
+TOP = 10
+CASH_ID = "cash"
+
+
+def contributions(holdings: pl.DataFrame, transactions: pl.DataFrame, nav: pl.DataFrame, market: MarketData,
+                  stable_id: str = CASH_ID, by: str = "year") -> pl.DataFrame:
+    """Contributions to return per period (``by``: "year", "regime" or "all") as a long polars frame.
+
+    Inputs: a run's ``holdings``, ``transactions`` and ``nav`` frames (``BacktestResult`` or a run
+    folder; nav needs date, nav, stable_weight, costs, and regime for ``by="regime"``), the
+    ``market`` it ran on (for the closes at period ends that are not trade dates) and the run's
+    ``stable.asset`` (``stable_id``).
+
+    One row per (period, asset held or traded in it), then the period's stable-sleeve row and costs
+    row: ``period`` ("2021", "bull", "all"), ``kind`` (asset / stable / costs), ``asset_id``,
+    ``symbol``, ``pnl`` (USD; costs negative), ``contribution`` (pnl / nav at the period's start,
+    a fraction) and ``period_return``. Within a period assets come by contribution, largest
+    first. Per period the contributions sum to ``period_return`` (a regime state: to the sum of its
+    runs' returns).
+    """
+    book = frame_book(holdings, transactions, nav, market, stable_id)
+    x = nav["nav"].to_numpy()
+    regime = nav["regime"].to_numpy() if "regime" in nav.columns else None
+    symbol = _stable_symbol(holdings, stable_id)
+    return contribution_frame(book, x, nav["stable_weight"].to_numpy() * x, nav["costs"].to_numpy(),
+                              nav["date"].to_numpy(), regime, by, stable_id, symbol)
+
+
+def frame_book(holdings: pl.DataFrame, transactions: pl.DataFrame, nav: pl.DataFrame, market: MarketData,
+               stable_id: str = CASH_ID) -> Book:
+    """The ``Book`` of a run's frames, marked with ``market``'s closes (rows are nav's rows)."""
+    dates = nav["date"].to_numpy().astype("datetime64[D]")
+    index = {d: i for i, d in enumerate(dates.tolist())}
+    risk_h = holdings.filter(pl.col("asset_id") != stable_id).sort("date", maintain_order=True)
+    risk_tx = transactions.filter(pl.col("asset_id") != stable_id)
+    labels = pl.concat([risk_h.select("asset_id", "symbol"), risk_tx.select("asset_id", "symbol")]) \
+        .unique("asset_id", keep="first").sort("asset_id")
+    ids = labels["asset_id"].to_numpy().astype(object)
+    code = {a: i for i, a in enumerate(ids.tolist())}
+
+    def rows(frame: pl.DataFrame) -> np.ndarray:
+        try:
+            return np.array([index[d] for d in frame["date"].to_numpy().astype("datetime64[D]").tolist()],
+                            dtype=np.int64)
+        except KeyError as exc:
+            raise ValueError(f"a holdings or transactions date ({exc.args[0]}) is not a date of nav") from None
+
+    panel_rows = np.searchsorted(market.dates.astype("datetime64[D]"), dates).astype(np.int64)
+    if panel_rows.size and (panel_rows.max() >= market.n_dates
+                            or np.any(market.dates[np.minimum(panel_rows, market.n_dates - 1)] != dates)):
+        raise ValueError("market does not have every date of nav: give the market the run was computed on")
+    try:
+        cols = np.array([market.asset_index(a) for a in ids.tolist()], dtype=np.int64)
+    except KeyError as exc:
+        raise ValueError(f"market: {exc.args[0]}") from None
+    sign = np.where(risk_tx["side"].to_numpy() == "buy", 1.0, -1.0)
+    return Book(
+        ids=ids, symbols=labels["symbol"].to_numpy().astype(object),
+        book_rows=np.unique(rows(holdings)),
+        rec_row=rows(risk_h), rec_code=np.array([code[a] for a in risk_h["asset_id"].to_list()], dtype=np.int64),
+        rec_qty=risk_h["quantity"].to_numpy(), rec_value=risk_h["value"].to_numpy(),
+        tx_row=rows(risk_tx), tx_code=np.array([code[a] for a in risk_tx["asset_id"].to_list()], dtype=np.int64),
+        tx_flow=sign * risk_tx["notional"].to_numpy(),
+        mark=market_marks(market, panel_rows, cols),
+    )
+
+
+def _stable_symbol(holdings: pl.DataFrame, stable_id: str) -> str:
+    found = holdings.filter(pl.col("asset_id") == stable_id)["symbol"]
+    return str(found[0]) if found.len() else ("CASH" if stable_id == CASH_ID else stable_id)
+
+
+def replay_book(market: MarketData, first_row: int, stable_col: int, holdings: np.ndarray,
+                orders: np.ndarray) -> Book:
+    """The ``Book`` of a replay's records (``backtest.kernels.records``: ``HOLDING_DTYPE`` and
+    ``ORDER_DTYPE`` arrays with panel rows and columns; ``stable_col`` −1 for cash)."""
+    risk_h = holdings[(holdings["col"] >= 0) & (holdings["col"] != stable_col)]
+    risk_o = orders[orders["col"] != stable_col]
+    cols = np.unique(np.r_[risk_h["col"], risk_o["col"]]).astype(np.int64)
+    rows = np.arange(first_row, market.n_dates, dtype=np.int64)
+    return Book(
+        ids=market.asset_ids[cols].astype(object), symbols=market.symbols[cols].astype(object),
+        book_rows=np.unique(holdings["row"]) - first_row,
+        rec_row=risk_h["row"] - first_row, rec_code=np.searchsorted(cols, risk_h["col"]),
+        rec_qty=risk_h["quantity"], rec_value=risk_h["value"],
+        tx_row=risk_o["row"] - first_row, tx_code=np.searchsorted(cols, risk_o["col"]),
+        tx_flow=np.sign(risk_o["quantity"]) * risk_o["notional"],
+        mark=market_marks(market, rows, cols),
+    )
+
+
+def contributions_summary(frames: dict[str, pl.DataFrame], top: int = TOP) -> dict[str, Any]:
+    """summary.json's ``contributions``: for each period of each frame (by → ``contributions``
+    frame), its return, the ``top`` contributors (contribution > 0, largest first) and detractors
+    (< 0, most negative first) as ``{"asset_id", "symbol", "contribution", "pnl"}``, and ``others``
+    (every other asset), ``stable_sleeve`` and ``costs`` (≤ 0), so the parts sum to the return."""
+    out: dict[str, Any] = {}
+    for by, frame in frames.items():
+        periods = []
+        for (period,), part in frame.group_by("period", maintain_order=True):
+            assets = part.filter(pl.col("kind") == "asset")
+            best = assets.filter(pl.col("contribution") > 0).head(top)
+            worst = assets.filter(pl.col("contribution") < 0).sort("contribution").head(top)
+            shown = set(best["asset_id"].to_list()) | set(worst["asset_id"].to_list())
+            rest = assets.filter(~pl.col("asset_id").is_in(list(shown)))
+            periods.append({
+                "period": str(period), "return": _num(part["period_return"][0]),
+                "contributors": _entries(best), "detractors": _entries(worst),
+                "others": _num(rest["contribution"].sum()), "n_assets": assets.height,
+                "stable_sleeve": _num(part.filter(pl.col("kind") == "stable")["contribution"].sum()),
+                "costs": _num(part.filter(pl.col("kind") == "costs")["contribution"].sum()),
+            })
+        out[by] = periods
+    return out
+
+
+def _entries(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return [{"asset_id": a, "symbol": s, "contribution": _num(c), "pnl": _num(p)}
+            for a, s, c, p in frame.select("asset_id", "symbol", "contribution", "pnl").iter_rows()]
