@@ -112,9 +112,10 @@ class BacktestResult:
         from backtest.analysis.relative import relative_between
 
         if isinstance(benchmark, BacktestResult):
-            other = benchmark.nav
-            return relative_between(self.nav["date"].to_numpy(), self.nav["nav"].to_numpy(), other["date"].to_numpy(),
-                                    other["nav"].to_numpy(), (self.stats["initial_nav"], benchmark.stats["initial_nav"]))
+            mine, other = self.nav, benchmark.nav
+            initial = (self.stats["initial_nav"], benchmark.stats["initial_nav"])
+            return relative_between(mine["date"].to_numpy(), mine["nav"].to_numpy(), other["date"].to_numpy(),
+                                    other["nav"].to_numpy(), initial)
         relative = self.summary.get("relative") or {}
         if benchmark not in relative:
             known = ", ".join(relative) or "none"
