@@ -60,8 +60,9 @@ SUMMARY_KEYS = ("index", "statistics", "gross", "benchmarks", "regime_switches",
 REPORT = "report.html"
 RUN_FILES = (*RUN_COLUMNS, "summary.json")  # every run folder has these; report.html is optional
 SWEEP_FILES = ("sweep.parquet", "ranking.md")
-_REQUIRED = {"run": RUN_FILES, "sweep": SWEEP_FILES}
-_KNOWN = {"run": (*RUN_FILES, REPORT), "sweep": SWEEP_FILES}
+COMPARE_FILES = ("compare.html", "compare.md", "compare.csv")  # index-engine compare --out DIR
+_REQUIRED = {"run": RUN_FILES, "sweep": SWEEP_FILES, "compare": COMPARE_FILES}
+_KNOWN = {"run": (*RUN_FILES, REPORT), "sweep": SWEEP_FILES, "compare": COMPARE_FILES}
 _RERUN = mf.RERUN
 _err = mf.folder_error
 
@@ -205,6 +206,19 @@ def write_sweep_dir(frame: pl.DataFrame, ranking: str, out_dir: str | Path) -> P
         (tmp / "ranking.md").write_text(ranking, encoding="utf-8")
 
     return _write_folder(out_dir, "sweep", fill)
+
+
+def write_compare_dir(files: dict[str, str], out_dir: str | Path) -> Path:
+    """Write a compare folder atomically: ``files`` (each of ``COMPARE_FILES`` → its text) and
+    manifest.json. Returns the resolved folder."""
+    if sorted(files) != sorted(COMPARE_FILES):
+        raise ValueError(f"a compare folder holds exactly {COMPARE_FILES}")
+
+    def fill(tmp: Path) -> None:
+        for name, content in files.items():
+            (tmp / name).write_text(content, encoding="utf-8")
+
+    return _write_folder(out_dir, "compare", fill)
 
 
 def _write_folder(out_dir, kind: str, fill: Callable[[Path], None], expect: dict | None = None) -> Path:

@@ -19,8 +19,9 @@ from index_engine.errors import RunFolderError
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-KINDS = ("run", "sweep")
-RERUN = {"run": "re-run index-engine run", "sweep": "re-run index-engine sweep"}
+KINDS = ("run", "sweep", "compare")
+RERUN = {"run": "re-run index-engine run", "sweep": "re-run index-engine sweep",
+         "compare": "re-run index-engine compare"}
 
 
 def folder_error(folder, file: str | None, problem: str, action: str) -> RunFolderError:

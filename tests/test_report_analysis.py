@@ -39,7 +39,7 @@ def test_relative_rows_per_benchmark_column(html, summary):
     rows = {r[0]: r[1:] for r in table(html, "stats-table")}
     names = list(summary["benchmarks"])
     assert rows["Beta"] == ["", ""] + [num(summary["relative"][n]["beta"]) for n in names]
-    assert rows["Excess return (CAGR − benchmark's)"][2:] == [pct(summary["relative"][n]["excess_return"], 2)
+    assert rows["Excess return (CAGR difference)"][2:] == [pct(summary["relative"][n]["excess_return"], 2)
                                                                for n in names]
     for label in ("Tracking error (ann.)", "Information ratio", "Alpha (ann.)", "Correlation", "Up capture",
                   "Down capture"):

@@ -13,7 +13,7 @@ from backtest.formatting import integer, num, pct
 
 #: (label, key, format) of the relative rows of the statistics table
 RELATIVE_ROWS = (
-    ("Excess return (CAGR − benchmark's)", "excess_return", "pct"), ("Tracking error (ann.)", "tracking_error", "pct"),
+    ("Excess return (CAGR difference)", "excess_return", "pct"), ("Tracking error (ann.)", "tracking_error", "pct"),
     ("Information ratio", "information_ratio", "num"), ("Beta", "beta", "num"), ("Alpha (ann.)", "alpha", "pct"),
     ("Correlation", "correlation", "num"), ("Up capture", "up_capture", "num"), ("Down capture", "down_capture", "num"),
 )
