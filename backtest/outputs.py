@@ -227,7 +227,7 @@ def build_result(
         "gross": gross,
         "benchmarks": {name: r.stats for name, r in benchmarks},
         "relative": relative_section(market.dates[rows], sim.nav, cfg.backtest.initial_nav, benchmarks),
-        "contributions": contributions_section(market, plan, sim, cfg.stable.asset,
+        "contributions": contributions_section(market, plan, sim,
                                                np.asarray(REGIME_NAMES)[regime_codes(plan.share_at[rows])]),
         "regime_switches": switches,
         "warnings": warnings,

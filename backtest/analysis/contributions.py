@@ -86,50 +86,66 @@ def _stable_symbol(holdings: pl.DataFrame, stable_id: str) -> str:
     return str(found[0]) if found.len() else ("CASH" if stable_id == CASH_ID else stable_id)
 
 
+def _symbols(market: MarketData, cols: np.ndarray) -> np.ndarray:
+    """``market.symbols`` of ``cols`` only (the property builds every column's)."""
+    sym = market.assets["symbol"].gather(cols).to_numpy()
+    ids = market.asset_ids[cols]
+    return np.array([i if s is None else s for s, i in zip(sym.tolist(), ids.tolist())], dtype=object)
+
+
 def replay_book(market: MarketData, first_row: int, stable_col: int, holdings: np.ndarray,
                 orders: np.ndarray) -> Book:
     """The ``Book`` of a replay's records (``backtest.kernels.records``: ``HOLDING_DTYPE`` and
     ``ORDER_DTYPE`` arrays with panel rows and columns; ``stable_col`` −1 for cash)."""
-    risk_h = holdings[(holdings["col"] >= 0) & (holdings["col"] != stable_col)]
-    risk_o = orders[orders["col"] != stable_col]
-    cols = np.unique(np.r_[risk_h["col"], risk_o["col"]]).astype(np.int64)
+    h_col, o_col = holdings["col"], orders["col"]
+    hi = np.flatnonzero((h_col >= 0) & (h_col != stable_col))  # field arrays: masking records is slow
+    oi = slice(None) if stable_col < 0 else np.flatnonzero(o_col != stable_col)  # cash places no orders
+    h_risk, o_risk = h_col[hi], o_col[oi]
+    present = np.zeros(market.n_assets, dtype=bool)
+    present[h_risk], present[o_risk] = True, True
+    cols = np.flatnonzero(present)
+    code = np.cumsum(present) - 1  # column → its index in cols
+    h_row = np.ascontiguousarray(holdings["row"])  # in date order
     rows = np.arange(first_row, market.n_dates, dtype=np.int64)
     return Book(
-        ids=market.asset_ids[cols].astype(object), symbols=market.symbols[cols].astype(object),
-        book_rows=np.unique(holdings["row"]) - first_row,
-        rec_row=risk_h["row"] - first_row, rec_code=np.searchsorted(cols, risk_h["col"]),
-        rec_qty=risk_h["quantity"], rec_value=risk_h["value"],
-        tx_row=risk_o["row"] - first_row, tx_code=np.searchsorted(cols, risk_o["col"]),
-        tx_flow=np.sign(risk_o["quantity"]) * risk_o["notional"],
+        ids=market.asset_ids[cols].astype(object), symbols=_symbols(market, cols),
+        book_rows=h_row[np.r_[True, h_row[1:] != h_row[:-1]]] - first_row if h_row.size else h_row,
+        rec_row=h_row[hi] - first_row, rec_code=code[h_risk],
+        rec_qty=holdings["quantity"][hi], rec_value=holdings["value"][hi],
+        tx_row=orders["row"][oi] - first_row, tx_code=code[o_risk],
+        tx_flow=np.sign(orders["quantity"][oi]) * orders["notional"][oi],
         mark=market_marks(market, rows, cols),
     )
 
 
-def contributions_summary(frames: dict[str, pl.DataFrame], top: int = TOP) -> dict[str, Any]:
-    """summary.json's ``contributions``: for each period of each frame (by → ``contributions``
-    frame), its return, the ``top`` contributors (contribution > 0, largest first) and detractors
-    (< 0, most negative first) as ``{"asset_id", "symbol", "contribution", "pnl"}``, and ``others``
-    (every other asset), ``stable_sleeve`` and ``costs`` (≤ 0), so the parts sum to the return."""
+def contributions_summary(periods: dict[str, dict[str, np.ndarray]], book: Book, top: int = TOP) -> dict[str, Any]:
+    """summary.json's ``contributions``: for each period of each ``grouped`` result (by → arrays),
+    its ``return``, the ``top`` contributors (contribution > 0, largest first) and detractors (< 0,
+    most negative first) as ``{"asset_id", "symbol", "contribution", "pnl"}``, ``others`` (every
+    other asset held or traded), ``n_assets``, ``stable_sleeve`` and ``costs`` (≤ 0): the parts sum
+    to the return."""
     out: dict[str, Any] = {}
-    for by, frame in frames.items():
-        periods = []
-        for (period,), part in frame.group_by("period", maintain_order=True):
-            assets = part.filter(pl.col("kind") == "asset")
-            best = assets.filter(pl.col("contribution") > 0).head(top)
-            worst = assets.filter(pl.col("contribution") < 0).sort("contribution").head(top)
-            shown = set(best["asset_id"].to_list()) | set(worst["asset_id"].to_list())
-            rest = assets.filter(~pl.col("asset_id").is_in(list(shown)))
-            periods.append({
-                "period": str(period), "return": _num(part["period_return"][0]),
-                "contributors": _entries(best), "detractors": _entries(worst),
-                "others": _num(rest["contribution"].sum()), "n_assets": assets.height,
-                "stable_sleeve": _num(part.filter(pl.col("kind") == "stable")["contribution"].sum()),
-                "costs": _num(part.filter(pl.col("kind") == "costs")["contribution"].sum()),
+    for by, gr in periods.items():
+        rows = []
+        for i, label in enumerate(gr["labels"].tolist()):
+            ks = np.flatnonzero(gr["involved"][i])
+            c = gr["contribution"][i, ks]
+            down, up = np.lexsort((ks, -c)), np.lexsort((ks, c))  # ties: by asset_id
+            best = ks[down][c[down] > 0][:top].tolist()
+            worst = ks[up][c[up] < 0][:top].tolist()
+            shown = best + worst
+            rows.append({
+                "period": str(label), "return": _num(gr["ret"][i]),
+                "contributors": [_entry(book, gr, i, k) for k in best],
+                "detractors": [_entry(book, gr, i, k) for k in worst],
+                "others": _num(float(c.sum()) - float(gr["contribution"][i, shown].sum())),
+                "n_assets": int(ks.size),
+                "stable_sleeve": _num(gr["sleeve"][i]), "costs": _num(gr["costs"][i]),
             })
-        out[by] = periods
+        out[by] = rows
     return out
 
 
-def _entries(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return [{"asset_id": a, "symbol": s, "contribution": _num(c), "pnl": _num(p)}
-            for a, s, c, p in frame.select("asset_id", "symbol", "contribution", "pnl").iter_rows()]
+def _entry(book: Book, gr: dict[str, np.ndarray], i: int, k: int) -> dict[str, Any]:
+    return {"asset_id": str(book.ids[k]), "symbol": str(book.symbols[k]),
+            "contribution": _num(gr["contribution"][i, k]), "pnl": _num(gr["pnl"][i, k])}

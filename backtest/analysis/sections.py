@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from backtest.analysis.attribution import contribution_frame
+from backtest.analysis.attribution import grouped
 from backtest.analysis.contributions import contributions_summary, replay_book
 from backtest.analysis.relative import relative_between
 
@@ -25,16 +25,15 @@ def relative_section(dates, nav, initial_nav: float, benchmarks: Sequence[tuple[
     return out
 
 
-def contributions_section(market, plan, sim, stable_id: str, regime: np.ndarray) -> dict[str, Any]:
+def contributions_section(market, plan, sim, regime: np.ndarray) -> dict[str, Any]:
     """summary.json's ``contributions`` of a replay (``contributions_summary`` of "year", "regime"
     and "all"), computed from the replay's records and the market's closes."""
     rows = np.arange(plan.first_row, plan.last_row + 1)
     book = replay_book(market, plan.first_row, plan.stable_col, sim.holdings, sim.orders)
     dates = market.dates[rows]
-    symbol = "CASH" if plan.stable_col < 0 else str(market.symbols[plan.stable_col])
-    frames = {by: contribution_frame(book, sim.nav, sim.stable_value, _costs(sim), dates, regime, by, stable_id, symbol)
-              for by in ("year", "regime", "all")}
-    return contributions_summary(frames)
+    periods = {by: grouped(book, sim.nav, sim.stable_value, _costs(sim), dates, regime, by)
+               for by in ("year", "regime", "all")}
+    return contributions_summary(periods, book)
 
 
 def _costs(sim) -> np.ndarray:
