@@ -60,9 +60,14 @@ SUMMARY_KEYS = ("index", "statistics", "gross", "benchmarks", "regime_switches",
 REPORT = "report.html"
 RUN_FILES = (*RUN_COLUMNS, "summary.json")  # every run folder has these; report.html is optional
 SWEEP_FILES = ("sweep.parquet", "ranking.md")
+BEST_FILES = ("best.json", "best")  # sweep --write-best: the configs, and the run folders (backtest.sweep_best)
+#: what ``index-engine export`` writes (``backtest.export``): one CSV per table, or one workbook
+EXPORT_TABLES = ("statistics", *(n.removesuffix(".parquet") for n in RUN_COLUMNS), "regime_switches")
+EXPORT_FILES = (*(f"{t}.csv" for t in EXPORT_TABLES), "run.xlsx")
 COMPARE_FILES = ("compare.html", "compare.md", "compare.csv")  # index-engine compare --out DIR
-_REQUIRED = {"run": RUN_FILES, "sweep": SWEEP_FILES, "compare": COMPARE_FILES}
-_KNOWN = {"run": (*RUN_FILES, REPORT), "sweep": SWEEP_FILES, "compare": COMPARE_FILES}
+_REQUIRED = {"run": RUN_FILES, "sweep": SWEEP_FILES, "export": (), "compare": COMPARE_FILES}
+_KNOWN = {"run": (*RUN_FILES, REPORT), "sweep": (*SWEEP_FILES, *BEST_FILES), "export": EXPORT_FILES,
+          "compare": COMPARE_FILES}
 _RERUN = mf.RERUN
 _err = mf.folder_error
 
@@ -151,7 +156,7 @@ def _not_replaceable(folder: Path, kind: str) -> str | None:
     names = sorted(os.listdir(folder))
     if not names:
         return None
-    allowed = set(_KNOWN[kind])
+    allowed, folders = set(_KNOWN[kind]), set()
     if MANIFEST in names:
         manifest = mf.parse(folder)
         if manifest is None:
@@ -159,10 +164,12 @@ def _not_replaceable(folder: Path, kind: str) -> str | None:
         if manifest["kind"] != kind:
             return f"is a {manifest['kind']} folder, not a {kind} folder"
         allowed |= {e["name"] for e in manifest["files"]} | {MANIFEST}
+        folders = {e["name"] for e in manifest["files"] if e.get("folder") is True}
     elif not any(n.endswith(".parquet") and n in allowed for n in names):
         return "is not an index-engine folder"
     for name in names:
-        if name not in allowed or not (folder / name).is_file() or (folder / name).is_symlink():
+        path = folder / name
+        if name not in allowed or path.is_symlink() or not (path.is_file() or name in folders and path.is_dir()):
             return f"holds {name}, which index-engine did not write"
     return None
 
@@ -199,13 +206,22 @@ def write_run(result: BacktestResult, out_dir: str | Path, report: bool = True) 
     return _write_folder(out_dir, "run", fill)
 
 
-def write_sweep_dir(frame: pl.DataFrame, ranking: str, out_dir: str | Path) -> Path:
-    """Write a sweep folder atomically: sweep.parquet, ranking.md and manifest.json."""
+def write_sweep_dir(frame: pl.DataFrame, ranking: str, out_dir: str | Path,
+                    extra: Callable[[Path], None] | None = None) -> Path:
+    """Write a sweep folder atomically: sweep.parquet, ranking.md, what ``extra(tmp)`` adds to the
+    folder being built (the ``BEST_FILES``), and manifest.json."""
     def fill(tmp: Path) -> None:
         frame.write_parquet(tmp / "sweep.parquet")
         (tmp / "ranking.md").write_text(ranking, encoding="utf-8")
+        if extra is not None:
+            extra(tmp)
 
     return _write_folder(out_dir, "sweep", fill)
+
+
+def write_export_dir(fill: Callable[[Path], None], out_dir: str | Path) -> Path:
+    """Write an export folder (``EXPORT_FILES``, filled by ``fill(tmp)``) atomically with its manifest."""
+    return _write_folder(out_dir, "export", fill)
 
 
 def write_compare_dir(files: dict[str, str], out_dir: str | Path) -> Path:

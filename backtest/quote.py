@@ -225,6 +225,10 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
     tot = dict(platform=0.0, fee=0.0, gas=0.0, slip=0.0, max_slip=0.0)
     tolerance = max_slippage_bps / 1e4
     warnings = []
+    # the tickers as observed at the close of as_of (a later ticker change is not known yet)
+    row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
+    cols = np.asarray(legs["cols"], dtype=np.int64)
+    symbols = market.symbols_at(np.full(cols.shape, row), cols).to_list()
     for j, col in enumerate(legs["cols"]):
         q = float(legs["notional"][j])
         if legs["frozen"][j] >= 0:
@@ -235,7 +239,7 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
         slip = float(costs.slippage_rate[col] * q + min(costs.impact[col] * q ** 0.5, costs.max_impact) * q)
         max_slip = tolerance * q
         order = {
-            "asset_id": str(market.asset_ids[col]), "symbol": str(market.symbols[col]), "side": side,
+            "asset_id": str(market.asset_ids[col]), "symbol": symbols[j], "side": side,
             "quantity": q / legs["prices"][j], "reference_price": float(legs["prices"][j]), "notional": q,
             "exchange_fee": costs.fee_rate * q, "platform_fee": costs.platform_rate * q,
             "estimated_slippage": slip, "max_slippage": max_slip, "gas": float(costs.gas),

@@ -99,6 +99,22 @@ class BacktestResult:
         return BacktestResult(self.config, self.stats, self.summary, self.plan,
                               {k: v for k, v in merged.items() if frames.get(k, True) is not None})
 
+    def __repr__(self) -> str:
+        """Name, period and headline statistics, from ``stats`` alone (builds no frame)."""
+        from backtest.formatting import integer, num, pct
+
+        s = self.stats
+        return (f"<BacktestResult {self.summary.get('index') or self.config.name}: {s.get('start')} → "
+                f"{s.get('end')}, CAGR {pct(s.get('cagr'))}, Sharpe {num(s.get('sharpe'))}, max drawdown "
+                f"{pct(s.get('max_drawdown'))}, {integer(s.get('n_transactions'))} trades>")
+
+    def plot(self, drawdown: bool = False, benchmarks: bool = True, log: bool = True):
+        """A plotly ``Figure``: NAV on a log axis with bear runs shaded and the benchmarks, and a
+        drawdown panel with ``drawdown=True`` (``backtest.plotting.plot_result``; report extra)."""
+        from backtest.plotting import plot_result
+
+        return plot_result(self, drawdown=drawdown, benchmarks=benchmarks, log=log)
+
     def write(self, out_dir: str | Path, report: bool = True) -> Path:
         """Write the run folder atomically with its manifest (``backtest.io.write_run``): the Parquet
         tables, summary.json and (by default) report.html. Returns the resolved folder."""

@@ -25,6 +25,16 @@ class PlanError(IndexEngineError, ValueError):
     column that ``universe.min_scores`` names is not in the data."""
 
 
+class RuleError(PlanError):
+    """A custom Python rule (``index_engine.Methodology``) failed or returned something unusable; the
+    message names the rule, the trade (or decision) date and what was expected."""
+
+
+class LookAheadError(RuleError):
+    """A custom rule read data after its decision date; the message names the rule, the row it asked
+    for and the decision date."""
+
+
 class CostModelError(IndexEngineError, ValueError):
     """The cost settings cannot be applied to this market (names the key)."""
 

@@ -123,6 +123,7 @@ def test_the_summary_digest_is_the_same_arithmetic(name):
             assert p["n_assets"] == assets.height
             best = assets.filter(pl.col("contribution") > 0).head(10)
             assert [e["asset_id"] for e in p["contributors"]] == best["asset_id"].to_list()
+            assert [e["symbol"] for e in p["contributors"]] == best["symbol"].to_list()
             assert [e["contribution"] for e in p["contributors"]] == pytest.approx(best["contribution"].to_list(),
                                                                                 rel=1e-9)
             assert all(e["contribution"] < 0 for e in p["detractors"])

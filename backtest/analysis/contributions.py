@@ -49,8 +49,8 @@ def frame_book(holdings: pl.DataFrame, transactions: pl.DataFrame, nav: pl.DataF
     index = {d: i for i, d in enumerate(dates.tolist())}
     risk_h = holdings.filter(pl.col("asset_id") != stable_id).sort("date", maintain_order=True)
     risk_tx = transactions.filter(pl.col("asset_id") != stable_id)
-    labels = pl.concat([risk_h.select("asset_id", "symbol"), risk_tx.select("asset_id", "symbol")]) \
-        .unique("asset_id", keep="first").sort("asset_id")
+    named = pl.concat([f.select("date", "asset_id", "symbol") for f in (risk_h, risk_tx)])
+    labels = named.sort("date", maintain_order=True).unique("asset_id", keep="last").sort("asset_id")  # latest ticker
     ids = labels["asset_id"].to_numpy().astype(object)
     code = {a: i for i, a in enumerate(ids.tolist())}
 
@@ -86,11 +86,12 @@ def _stable_symbol(holdings: pl.DataFrame, stable_id: str) -> str:
     return str(found[0]) if found.len() else ("CASH" if stable_id == CASH_ID else stable_id)
 
 
-def _symbols(market: MarketData, cols: np.ndarray) -> np.ndarray:
-    """``market.symbols`` of ``cols`` only (the property builds every column's)."""
-    sym = market.assets["symbol"].gather(cols).to_numpy()
-    ids = market.asset_ids[cols]
-    return np.array([i if s is None else s for s, i in zip(sym.tolist(), ids.tolist())], dtype=object)
+def _symbols(market: MarketData, cols: np.ndarray, col_of: np.ndarray, row_of: np.ndarray) -> np.ndarray:
+    """The symbol of each of ``cols`` at the last row it is held or traded (``row_of`` for
+    ``col_of``): a renamed asset gets the ticker of its latest record, as the report names it."""
+    last = np.full(market.n_assets, -1, dtype=np.int64)
+    np.maximum.at(last, col_of, row_of)
+    return market.symbols_at(last[cols], cols).to_numpy().astype(object)
 
 
 def replay_book(market: MarketData, first_row: int, stable_col: int, holdings: np.ndarray,
@@ -108,7 +109,9 @@ def replay_book(market: MarketData, first_row: int, stable_col: int, holdings: n
     h_row = np.ascontiguousarray(holdings["row"])  # in date order
     rows = np.arange(first_row, market.n_dates, dtype=np.int64)
     return Book(
-        ids=market.asset_ids[cols].astype(object), symbols=_symbols(market, cols),
+        ids=market.asset_ids[cols].astype(object),
+        symbols=_symbols(market, cols, np.concatenate([h_risk, o_risk]),
+                         np.concatenate([h_row[hi], orders["row"][oi]])),
         book_rows=h_row[np.r_[True, h_row[1:] != h_row[:-1]]] - first_row if h_row.size else h_row,
         rec_row=h_row[hi] - first_row, rec_code=code[h_risk],
         rec_qty=holdings["quantity"][hi], rec_value=holdings["value"][hi],

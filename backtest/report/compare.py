@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backtest.analysis import RELATIVE_KEYS, relative_between
 from backtest.report.analysis import RELATIVE_ROWS, _fmt
-from backtest.report.model import _HTML_SAFE, Num
+from backtest.report.model import _HTML_SAFE_PAIRS, Num
 from backtest.report.payload import rounded
 from backtest.report.render import _asset, _plotly_js, environment
 from backtest.report.tables import STAT_ROWS, _stat
@@ -97,6 +97,8 @@ def relative_rows(c: Comparison) -> list[dict]:
 def render_compare(c: Comparison) -> str:
     """The whole self-contained compare.html (same inputs, same bytes)."""
     payload = "[" + ",".join(s.model_dump_json() for s in c.series) + "]"
+    for char, escaped in _HTML_SAFE_PAIRS:  # as ReportPayload.to_json: nothing can end the <script>
+        payload = payload.replace(char, escaped)
     context = {
         "labels": c.labels, "n": len(c.labels),
         "runs": [{"label": lab, "index": str(s.get("index", "")), "period": _period(s),
@@ -104,7 +106,7 @@ def render_compare(c: Comparison) -> str:
                   "data": str((s.get("data") or {}).get("sha256", ""))[:12],
                   "version": str(s.get("version", ""))} for lab, s in zip(c.labels, c.summaries)],
         "stats": statistics_rows(c), "relative": relative_rows(c),
-        "css": _asset("report.css"), "payload_json": Markup(payload.translate(_HTML_SAFE)),
+        "css": _asset("report.css"), "payload_json": Markup(payload),
         "scripts": [_plotly_js(), _asset("compare.js")],
     }
     return environment().get_template("compare.html.j2").render(context)

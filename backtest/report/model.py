@@ -17,8 +17,8 @@ Real = Union[int, float]
 Num = Optional[Real]
 #: JSON text that may sit inside <script>…</script>: no "<", ">" or "&" survive unescaped, so no
 #: string can close the element or open a comment; JSON.parse reads the \u escapes back.
-_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                            "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_HTML_SAFE_PAIRS = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                   ("\u2029", "\\u2029"))
 
 
 class _Model(BaseModel):
@@ -166,4 +166,7 @@ class ReportPayload(_Model):
     def to_json(self) -> str:
         """Compact JSON, safe to embed in ``<script type="application/json">`` (``<``, ``>`` and
         ``&`` written as ``\\u003c`` …, so ``</script>`` or ``<!--`` in a name cannot end it)."""
-        return self.model_dump_json().translate(_HTML_SAFE)
+        text = self.model_dump_json()
+        for char, escaped in _HTML_SAFE_PAIRS:  # str.replace: far faster than translate on a wide string
+            text = text.replace(char, escaped)
+        return text

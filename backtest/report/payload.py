@@ -42,8 +42,14 @@ def rounded(values, sig: int = 7) -> list[int | float | None]:
     finite = np.isfinite(arr)
     safe = np.where(finite & (arr != 0), np.abs(arr), 1.0)
     scale = np.power(10.0, (sig - 1 - np.floor(np.log10(safe))))
-    out = np.where(finite, np.round(arr * scale) / scale, np.nan).tolist()
-    return [(int(v) if v.is_integer() and abs(v) < 1e15 else v) if ok else None for v, ok in zip(out, finite.tolist())]
+    out = np.where(finite, np.round(arr * scale) / scale, np.nan)
+    cells: list = out.tolist()
+    # only the few whole values and non-finite ones need a Python-level change (no per-value loop)
+    for i in np.flatnonzero(finite & (out == np.floor(out)) & (np.abs(out) < 1e15)).tolist():
+        cells[i] = int(cells[i])
+    for i in np.flatnonzero(~finite).tolist():
+        cells[i] = None
+    return cells
 
 
 def finite(values, sig: int = 7) -> list[Real]:
@@ -53,9 +59,11 @@ def finite(values, sig: int = 7) -> list[Real]:
 
 
 def asset_symbols(holdings: pl.DataFrame, transactions: pl.DataFrame) -> pl.DataFrame:
-    """asset_id, symbol of every asset the holdings or the transactions name, sorted by id."""
-    return pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")]) \
-        .unique("asset_id", keep="first").sort("asset_id")
+    """asset_id, symbol of every asset the holdings or the transactions name, sorted by id. A ticker
+    can change during the run (each row carries the symbol of its date): the latest row's wins."""
+    rows = pl.concat([f.select("date", "asset_id", "symbol") for f in (holdings, transactions)])
+    return rows.sort("date", maintain_order=True).unique("asset_id", keep="last").sort("asset_id") \
+        .select("asset_id", "symbol")
 
 
 def _iso(values) -> list[str]:
@@ -109,8 +117,8 @@ def _weights_over_time(holdings: pl.DataFrame, stable_id: str, end: date | None,
     bounds = dates.to_list() + [end]
     held_days = pl.DataFrame({"date": dates, "days": [max((b - a).days, 1) for a, b in zip(bounds, bounds[1:])]})
     risk = holdings.filter(pl.col("asset_id") != stable_id)
-    top = (risk.join(held_days, on="date").group_by("asset_id", "symbol")
-           .agg((pl.col("weight") * pl.col("days")).sum().alias("score"))
+    top = (risk.join(held_days, on="date").group_by("asset_id")  # one series per asset, named by its latest symbol
+           .agg((pl.col("weight") * pl.col("days")).sum().alias("score"), pl.col("symbol").sort_by("date").last())
            .sort(["score", "asset_id"], descending=[True, False]).head(n_top))
     wide = pl.DataFrame({"date": dates})
     columns = []
