@@ -89,7 +89,8 @@ def test_a_second_compare_replaces_the_folder(runs, compared):
     assert [r["run"] for r in csv.DictReader((out / "compare.csv").open())] == ["top3", "top5", "top3 (2)"]
 
 
-@pytest.mark.parametrize("how", ["missing", "damaged", "one run", "out is a run folder", "out is foreign"])
+@pytest.mark.parametrize("how", ["missing", "damaged", "one run", "out is a run folder", "out inside a run folder",
+                                 "out is foreign"])
 def test_errors_are_one_line_on_stderr_with_exit_2(runs, tmp_path, how):
     a, b = str(runs[0]), str(runs[1])
     if how == "missing":
@@ -103,6 +104,8 @@ def test_errors_are_one_line_on_stderr_with_exit_2(runs, tmp_path, how):
         args = [a]
     elif how == "out is a run folder":
         args = [a, b, "--out", b]
+    elif how == "out inside a run folder":
+        args = [a, b, "--out", str(runs[0] / "cmp")]
     else:
         (tmp_path / "mine").mkdir()
         (tmp_path / "mine" / "notes.txt").write_text("keep me")
@@ -114,7 +117,8 @@ def test_errors_are_one_line_on_stderr_with_exit_2(runs, tmp_path, how):
     if how != "one run":  # click prints its usage line before the error
         assert len(lines) == 1, proc.stderr
     assert {"missing": "does not exist", "damaged": "summary.json", "one run": "at least two",
-            "out is a run folder": "not a compare folder", "out is foreign": "not an index-engine folder"}[how] in proc.stderr
+            "out is a run folder": "not a compare folder",
+            "out inside a run folder": "which is a run folder", "out is foreign": "not an index-engine folder"}[how] in proc.stderr
 
 
 def test_labels_are_unique():

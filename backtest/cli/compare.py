@@ -15,7 +15,7 @@ def compare(run_dirs: tuple[str, ...], out: str | None) -> None:
     from rich.table import Table
 
     from backtest.cli.common import clean, console, text
-    from backtest.io import check_output_dir, output_lock, read_run
+    from backtest.io import output_lock, read_run
     from index_engine.extras import require_extra
 
     if len(run_dirs) < 2:
@@ -23,7 +23,7 @@ def compare(run_dirs: tuple[str, ...], out: str | None) -> None:
     target = None
     if out is not None:
         require_extra("report", "compare.html")
-        target = check_output_dir(out, kind="compare")  # before anything is read
+        target = check_compare_target(out)  # before anything is read
     runs = [read_run(d) for d in run_dirs]
     from backtest.report.compare import compare_runs, csv_text, markdown, relative_rows, render_compare, statistics_rows
 
@@ -45,3 +45,21 @@ def compare(run_dirs: tuple[str, ...], out: str | None) -> None:
             folder = write_compare_dir({"compare.html": render_compare(c), "compare.md": markdown(c),
                                         "compare.csv": csv_text(c)}, target)
         shown.print(text(f"wrote {clean(folder)}/ (compare.html, compare.md, compare.csv)"))
+
+
+def check_compare_target(out: str):
+    """The resolved --out folder: not inside a run, sweep, export or compare folder (each holds only
+    its own files), and empty, missing or an earlier compare folder (``check_output_dir``)."""
+    import os
+    from pathlib import Path
+
+    from backtest import manifest as mf
+    from backtest.io import check_output_dir
+
+    dest = Path(os.path.realpath(os.path.abspath(os.path.expanduser(out))))
+    for folder in dest.parents:
+        manifest = mf.parse(folder) if (folder / mf.MANIFEST).is_file() else None
+        if manifest is not None:
+            raise mf.folder_error(out, None, f"is inside {folder}, which is a {manifest['kind']} folder (it holds "
+                                  "only its own files)", "write the comparison outside it")
+    return check_output_dir(dest, kind="compare")
