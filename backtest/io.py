@@ -64,8 +64,10 @@ BEST_FILES = ("best.json", "best")  # sweep --write-best: the configs, and the r
 #: what ``index-engine export`` writes (``backtest.export``): one CSV per table, or one workbook
 EXPORT_TABLES = ("statistics", *(n.removesuffix(".parquet") for n in RUN_COLUMNS), "regime_switches")
 EXPORT_FILES = (*(f"{t}.csv" for t in EXPORT_TABLES), "run.xlsx")
-_REQUIRED = {"run": RUN_FILES, "sweep": SWEEP_FILES, "export": ()}
-_KNOWN = {"run": (*RUN_FILES, REPORT), "sweep": (*SWEEP_FILES, *BEST_FILES), "export": EXPORT_FILES}
+COMPARE_FILES = ("compare.html", "compare.md", "compare.csv")  # index-engine compare --out DIR
+_REQUIRED = {"run": RUN_FILES, "sweep": SWEEP_FILES, "export": (), "compare": COMPARE_FILES}
+_KNOWN = {"run": (*RUN_FILES, REPORT), "sweep": (*SWEEP_FILES, *BEST_FILES), "export": EXPORT_FILES,
+          "compare": COMPARE_FILES}
 _RERUN = mf.RERUN
 _err = mf.folder_error
 
@@ -220,6 +222,19 @@ def write_sweep_dir(frame: pl.DataFrame, ranking: str, out_dir: str | Path,
 def write_export_dir(fill: Callable[[Path], None], out_dir: str | Path) -> Path:
     """Write an export folder (``EXPORT_FILES``, filled by ``fill(tmp)``) atomically with its manifest."""
     return _write_folder(out_dir, "export", fill)
+
+
+def write_compare_dir(files: dict[str, str], out_dir: str | Path) -> Path:
+    """Write a compare folder atomically: ``files`` (each of ``COMPARE_FILES`` → its text) and
+    manifest.json. Returns the resolved folder."""
+    if sorted(files) != sorted(COMPARE_FILES):
+        raise ValueError(f"a compare folder holds exactly {COMPARE_FILES}")
+
+    def fill(tmp: Path) -> None:
+        for name, content in files.items():
+            (tmp / name).write_text(content, encoding="utf-8")
+
+    return _write_folder(out_dir, "compare", fill)
 
 
 def _write_folder(out_dir, kind: str, fill: Callable[[Path], None], expect: dict | None = None) -> Path:

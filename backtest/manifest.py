@@ -21,9 +21,9 @@ from index_engine.errors import RunFolderError
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-KINDS = ("run", "sweep", "export")
+KINDS = ("run", "sweep", "export", "compare")
 RERUN = {"run": "re-run index-engine run", "sweep": "re-run index-engine sweep",
-         "export": "re-run index-engine export"}
+         "export": "re-run index-engine export", "compare": "re-run index-engine compare"}
 
 
 def folder_error(folder, file: str | None, problem: str, action: str) -> RunFolderError:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from backtest.analysis.sections import contributions_section, relative_section
 from backtest.kernels import SimulationResult
 from backtest.result import BacktestResult, Lazy
 from backtest.stats import compute_stats
@@ -222,6 +223,9 @@ def build_result(
         "statistics": stats,
         "gross": gross,
         "benchmarks": {name: r.stats for name, r in benchmarks},
+        "relative": relative_section(market.dates[rows], sim.nav, cfg.backtest.initial_nav, benchmarks),
+        "contributions": contributions_section(market, plan, sim,
+                                               np.asarray(REGIME_NAMES)[regime_codes(plan.share_at[rows])]),
         "regime_switches": switches,
         "warnings": warnings,
         "data": {

@@ -122,6 +122,22 @@ class BacktestResult:
 
         return write_run(self, out_dir, report=report)
 
+    def stats_vs(self, benchmark: str | BacktestResult) -> dict:
+        """The relative statistics (``backtest.analysis.RELATIVE_KEYS``) of this run against a
+        benchmark, by name (``summary["relative"]``), or against another run on their common dates."""
+        from backtest.analysis.relative import relative_between
+
+        if isinstance(benchmark, BacktestResult):
+            mine, other = self.nav, benchmark.nav
+            initial = (self.stats["initial_nav"], benchmark.stats["initial_nav"])
+            return relative_between(mine["date"].to_numpy(), mine["nav"].to_numpy(), other["date"].to_numpy(),
+                                    other["nav"].to_numpy(), initial)
+        relative = self.summary.get("relative") or {}
+        if benchmark not in relative:
+            known = ", ".join(relative) or "none"
+            raise KeyError(f"no benchmark {benchmark!r} in this run (benchmarks: {known})")
+        return dict(relative[benchmark])
+
     def transactions_hash(self) -> str:
         """sha256 of the transactions log: ids, dates, sides and reasons exactly, prices to 10
         significant digits, USD amounts (notional and costs) to the cent; quantity is left out as it

@@ -8,6 +8,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from backtest.analysis import rolling_stats
 from backtest.gauges import reference_text, series_text
 from backtest.report.describe import benchmark_labels, run_config
 from backtest.report.model import (
@@ -16,6 +17,7 @@ from backtest.report.model import (
     Holdings,
     Real,
     ReportPayload,
+    Rolling,
     Transactions,
     Weights,
     WeightSeries,
@@ -23,6 +25,8 @@ from backtest.report.model import (
 from backtest.stats import regime_runs
 from index_engine.config import IndexConfig
 
+#: the window of the report's rolling statistics
+ROLLING_WINDOW = "365 days"
 #: A holding whose weight is below this is float residue (e.g. a 1e-16 stable sleeve): not drawn.
 DUST_WEIGHT = 1e-9
 
@@ -201,6 +205,7 @@ def build_payload(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
         ),
         weights=_weights_over_time(kept, cfg.stable.asset, end),
         tx=_transactions(transactions, index),
+        rolling=rolling_series(nav, benchmarks, bench_labels),
     )
 
 
@@ -226,3 +231,23 @@ def signal_chart(cfg: IndexConfig, nav: pl.DataFrame) -> dict:
     return {"signal": rounded(nav[value].to_numpy(), 6) if value in cols else None,
             "sma": rounded(nav[ref].to_numpy(), 6) if ref in cols else None,
             "signal_name": what, "reference_name": against, "signal_unit": unit}
+
+
+def rolling_series(nav: pl.DataFrame, benchmarks: pl.DataFrame | None, labels: dict[str, str]) -> Rolling | None:
+    """The rolling 1-year return, volatility, Sharpe (net NAV) and beta against the first benchmark,
+    on nav's dates (null before a full year)."""
+    if nav.height < 2:
+        return None
+    bench, name = None, None
+    if benchmarks is not None and benchmarks.height:
+        name = benchmarks["benchmark"][0]
+        b = nav.select("date").join(benchmarks.filter(pl.col("benchmark") == name), on="date", how="left")
+        bench = b["nav"].to_numpy()
+    roll = rolling_stats(nav["nav"].to_numpy(), nav["date"].to_numpy(), ROLLING_WINDOW, bench)
+
+    def col(c: str) -> list:
+        return rounded(roll[c].to_numpy(), 5)
+
+    return Rolling(window=ROLLING_WINDOW, ret=col("return"), vol=col("volatility"), sharpe=col("sharpe"),
+                   beta=col("beta") if bench is not None else None,
+                   bench=labels.get(name, name) if name is not None else None)
