@@ -154,6 +154,12 @@ def run_backtest(spec: IndexConfig | Methodology, market: MarketData, benchmarks
     engine (``backtest.benchmarks``), and returned in ``result.benchmarks``. For a methodology,
     ``no_regime`` keeps its selection and weighting rules and drops its regime rule.
     """
+    return _replay(spec, market, benchmarks, digest=True)
+
+
+def _replay(spec: IndexConfig | Methodology, market: MarketData, benchmarks: bool, digest: bool) -> BacktestResult:
+    """``run_backtest``; a benchmark's own run skips the contributions digest (``digest``), which
+    only the index's summary shows."""
     from backtest.benchmarks import benchmark_configs
 
     cfg, custom = split(spec)
@@ -165,9 +171,10 @@ def run_backtest(spec: IndexConfig | Methodology, market: MarketData, benchmarks
     if benchmarks and cfg.benchmarks.enabled:
         for name, bcfg in benchmark_configs(cfg, market):
             bspec = custom.without("regime").with_config(bcfg) if custom is not None and name == "no_regime" else bcfg
-            bench.append((name, run_backtest(bspec, market, benchmarks=False)))
+            bench.append((name, _replay(bspec, market, benchmarks=False, digest=False)))
     warning = fallback_warning(cfg, market, sim.fell_back, sim.n_fell_back)
-    result = build_result(cfg, market, plan, sim, level, bench, () if warning is None else (warning,))
+    result = build_result(cfg, market, plan, sim, level, bench, () if warning is None else (warning,),
+                          contributions=digest)
     if custom is not None:
         result.summary["rules"] = custom.describe()
     return result

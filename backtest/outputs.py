@@ -205,9 +205,11 @@ def build_result(
     level: np.ndarray,
     benchmarks: Sequence[tuple[str, BacktestResult]] = (),
     cost_warnings: tuple = (),
+    contributions: bool = True,
 ) -> BacktestResult:
     """The ``BacktestResult`` of a replay: statistics and the summary (summary.json) now, the frames
-    when they are first read."""
+    when they are first read. ``contributions`` False leaves the summary's contributions digest out
+    (null), as for the benchmarks' own runs."""
     switches = regime_switch_dates(market, plan)
     stats = run_statistics(cfg, market, plan, sim)
     rows = np.arange(plan.first_row, plan.last_row + 1)
@@ -225,7 +227,8 @@ def build_result(
         "benchmarks": {name: r.stats for name, r in benchmarks},
         "relative": relative_section(market.dates[rows], sim.nav, cfg.backtest.initial_nav, benchmarks),
         "contributions": contributions_section(market, plan, sim,
-                                               np.asarray(REGIME_NAMES)[regime_codes(plan.share_at[rows])]),
+                                               np.asarray(REGIME_NAMES)[regime_codes(plan.share_at[rows])])
+        if contributions else None,
         "regime_switches": switches,
         "warnings": warnings,
         "data": {
