@@ -39,9 +39,8 @@ from backtest.formatting import sig
 from backtest.progress import ProgressBar
 from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
-from index_engine.errors import ClusterError
 from index_engine.data.panel import MarketData
-from index_engine.errors import IndexEngineError
+from index_engine.errors import ClusterError, IndexEngineError
 from index_engine.extras import require_extra
 from index_engine.methodology import Methodology, split
 from index_engine.plan import PlanCache
