@@ -135,3 +135,10 @@ def test_cli_sweep_on_an_unreachable_scheduler_fails_before_loading(monkeypatch,
     assert code == 2 and err.startswith("error: --scheduler 'tcp://127.0.0.1:") and err.count("\n") == 1, err
     assert "within 1 s" in err and time.perf_counter() - t0 < 10
     assert not (tmp_path / "sweep").exists()
+
+
+def test_sweep_refuses_an_unknown_rank_key_before_loading(monkeypatch, capsys, sweep_args, tmp_path):
+    monkeypatch.setattr("backtest.cli.sweep.load_market", lambda *a: pytest.fail("loaded the market"))
+    code, err = _entry(monkeypatch, capsys, *sweep_args, "--rank-by", "nope")
+    assert code == 2 and err.startswith("error: --rank-by 'nope' is not a ranking statistic"), err
+    assert not (tmp_path / "sweep").exists()
