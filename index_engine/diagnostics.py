@@ -191,8 +191,9 @@ def degenerate_warnings(cfg: IndexConfig, market: MarketData, regime: RegimeSeri
         out.append(DataWarning(
             "regime_never_defined", len(never),
             f"{len(never)} regime signal(s) are never defined at the decision rows of the backtest window ({span}, "
-            f"{n} observations): their window needs more data than there is, so they count as bullish throughout "
-            "and never move the index to the stable sleeve", never))
+            f"{n} observations): their window needs more observations than the data has by then (or the series they "
+            "follow has no data there), so they count as bullish throughout and never move the index to the "
+            "stable sleeve", never))
     if long:
         out.append(DataWarning(
             "regime_longer_than_window", len(long),
