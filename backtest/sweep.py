@@ -25,6 +25,7 @@ calendar between all plans (``index_engine.plan.PlanCache``). Results do not dep
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import Iterable
@@ -39,7 +40,7 @@ from backtest.progress import ProgressBar
 from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
-from index_engine.errors import IndexEngineError
+from index_engine.errors import ClusterError, IndexEngineError
 from index_engine.extras import require_extra
 from index_engine.methodology import Methodology, split
 from index_engine.plan import PlanCache
@@ -181,7 +182,7 @@ def run_sweep(
     market: MarketData,
     grid: dict[str, list],
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: object | None = None,
     progress: bool = True,
     chunk_size: int | None = None,
     max_configs: int = MAX_CONFIGS,
@@ -190,8 +191,9 @@ def run_sweep(
     designs), the statistics, and ``error`` (null, or why that combination could not run).
 
     ``workers``: local processes (default: CPU count; 1 = in this process). ``scheduler``: address of
-    a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``; it needs the
-    sweep extra (``MissingExtraError`` before any computing without it).
+    a Dask distributed scheduler (``tcp://host:port``; ``ClusterError`` when it does not answer within
+    ``SCHEDULER_TIMEOUT`` seconds) or a ``distributed.Client``; it needs the sweep extra
+    (``MissingExtraError`` before any computing without it).
     """
     if scheduler is not None:
         require_extra("sweep", "sweep --scheduler")
@@ -236,10 +238,51 @@ def _run_processes(market, custom, chunks, n_workers, results, advance) -> None:
             advance(len(done))
 
 
+#: seconds ``sweep --scheduler`` waits for the scheduler to answer (dask's own default is 30 s, retried)
+SCHEDULER_TIMEOUT = 10.0
+
+
+def connect_scheduler(address: str, timeout: float | None = None):
+    """A ``distributed.Client`` on the scheduler at ``address``, or ``ClusterError`` naming the address
+    and the cause when it does not answer as a Dask scheduler within ``timeout`` seconds
+    (default ``SCHEDULER_TIMEOUT``)."""
+    from distributed import Client
+
+    timeout = SCHEDULER_TIMEOUT if timeout is None else timeout
+    shown = _short(address)
+    try:
+        # a bare handshake first: a Client that fails to start leaves a finaliser that blocks the
+        # interpreter's exit for another 20 s and prints a traceback
+        asyncio.run(_handshake(address, timeout))
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (ValueError, TypeError) as exc:
+        raise ClusterError(f"--scheduler {shown!r} is not a scheduler address (expected e.g. tcp://host:8786): "
+                           f"{_short(exc)}") from None
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"--scheduler {shown!r}: no Dask scheduler answered within {timeout:g} s "
+                           f"({_short(exc)}); check the address and that the scheduler is running") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. another service on that port answers garbage
+        cause = "its answer is not the Dask protocol" if isinstance(exc, MemoryError) else \
+            f"{type(exc).__name__}: {_short(exc)}"
+        raise ClusterError(f"--scheduler {shown!r} did not answer as a Dask scheduler ({cause})") from None
+
+
+async def _handshake(address: str, timeout: float) -> None:
+    from distributed.comm import connect
+
+    comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout + 1.0)
+    await comm.close()
+
+
+def _short(value: object, limit: int = 200) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _run_dask(scheduler, market, custom, chunks, results, advance) -> None:
     from distributed import Client, as_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    client = scheduler if isinstance(scheduler, Client) else connect_scheduler(scheduler)
     try:
         # the panel travels once per worker; a fresh key (hash=False) so that the release of an earlier
         # sweep's scatter of the same panel can never drop this one

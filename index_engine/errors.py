@@ -51,6 +51,11 @@ class CoinGeckoError(IndexEngineError, RuntimeError):
     """A CoinGecko request failed for good, or a response did not have the documented shape."""
 
 
+class ClusterError(IndexEngineError, RuntimeError):
+    """``sweep --scheduler``: the Dask scheduler cannot be reached in time, or the address is not one
+    (names the address, the timeout and the cause)."""
+
+
 class RunFolderError(IndexEngineError, ValueError):
     """A run folder is missing, damaged, foreign or locked (names the folder and the problem)."""
 

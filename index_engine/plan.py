@@ -19,7 +19,13 @@ from index_engine.config import IndexConfig
 from index_engine.custom import custom_members, custom_raw_weights, custom_share, drop_zero_weights
 from index_engine.data.membership import load_membership
 from index_engine.data.panel import DataWarning, MarketData
-from index_engine.diagnostics import membership_warnings, selection_warnings, stale_decision_warning, weighting_warnings
+from index_engine.diagnostics import (
+    degenerate_warnings,
+    membership_warnings,
+    selection_warnings,
+    stale_decision_warning,
+    weighting_warnings,
+)
 from index_engine.errors import PlanError
 from index_engine.kernels.capping import capped_weights
 from index_engine.kernels.selection import TradeSchedule
@@ -224,6 +230,7 @@ def build_plan(spec: IndexConfig | Methodology, market: MarketData, cache: PlanC
     stale = stale_decision_warning(market, trade_rows, decision_rows)
     if stale is not None:
         warnings.append(stale)
+    warnings += degenerate_warnings(cfg, market, regime, first, last)
     return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, targets, reselect & active, skippable,
                      float(rb.drift_band), market.n_assets, stable_col, regime, (share_at > 0).astype(np.int8),
                      share_at, tuple(warnings))

@@ -42,7 +42,7 @@ def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by,
 
     from backtest.formatting import sig
     from backtest.io import check_output_dir, output_lock
-    from backtest.sweep import check_rank_key, expand, failures, load_grid, ranked, run_sweep
+    from backtest.sweep import check_rank_key, connect_scheduler, expand, failures, load_grid, ranked, run_sweep
     from backtest.sweep_best import best_lines, write_sweep_with_best
     from index_engine.extras import require_extra
 
@@ -58,10 +58,15 @@ def sweep(config, grid_path, out, data, categories, workers, scheduler, rank_by,
         grid = load_grid(grid_path)
         check_rank_key(rank_by)
         expand(cfg, grid, clean(grid_path), max_configs)  # every combination valid, before loading data
-        market = load_market(cfg, data, categories)
-        announce_compilation()
-        frame = run_sweep(cfg, market, grid, workers=workers, scheduler=scheduler, progress=not no_progress,
-                          max_configs=max_configs)
+        client = None if scheduler is None else connect_scheduler(scheduler)  # bounded wait, before loading
+        try:
+            market = load_market(cfg, data, categories)
+            announce_compilation()
+            frame = run_sweep(cfg, market, grid, workers=workers, scheduler=client, progress=not no_progress,
+                              max_configs=max_configs)
+        finally:
+            if client is not None:
+                client.close()
         failed = failures(frame)
         if failed.height == frame.height:
             raise SweepFailed(failed, list(grid))
