@@ -161,6 +161,15 @@ def test_a_newcomer_must_qualify_at_k_consecutive_reviews():
     assert m[3] == m[4] == {0, 1} and m[5] == {0, 2}
 
 
+def test_an_incumbent_far_down_keeps_its_seat_while_no_newcomer_has_qualified():
+    # top 1, time buffer 2: on day 1 two newcomers overtake the member a00, which falls to rank 3 — past
+    # the ranks a plain buffer looks at. Neither newcomer has qualified yet, so the seat stays with a00
+    # (the fill takes incumbents at any rank) instead of leaving the index empty.
+    cap = np.array([[3.0, np.nan, np.nan], [1.0, 5.0, 4.0], [1.0, 5.0, 4.0]])
+    m = members(build_plan(cfg(selection={"top_n": 1, "qualify_reviews": 2}), make_market(np.ones((3, 3)), cap)))
+    assert m == [{0}, {0}, {1}]
+
+
 # ---- caps, floors, category caps, fixed weights --------------------------------------------------------
 def weights_of(c, cap_row, categories=None, ids=None):
     n = len(cap_row)

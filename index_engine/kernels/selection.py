@@ -198,8 +198,10 @@ def _composite_keys(panel, screens, rules, d, idx, m, key) -> None:
 @njit(cache=True)
 def _ranked(panel, screens, rules, d, idx, m, key, work, guess) -> int:
     """Order idx[:m] by key ascending (ties by column) in place, keeping only the best
-    ``exit_rank + top_n`` (every tie at the boundary included): no rule looks further down (buffers,
-    reviews and replacements need at most 2·top_n ranks). Returns how many are kept.
+    ``exit_rank + top_n`` (every tie at the boundary included): without a time buffer no rule looks
+    further down (buffers, reviews and replacements need at most 2·top_n ranks). With a time buffer
+    (``qualify_reviews`` > 1) everything is kept: when no newcomer has qualified, a free seat goes to
+    an incumbent at whatever rank it has fallen to. Returns how many are kept.
 
     Incremental across consecutive trades: ``guess[0]`` is a key a little beyond the previous trade's
     boundary (the 1.5 × limit-th smallest). When at least ``limit`` keys are ≤ it, the boundary is
@@ -211,7 +213,7 @@ def _ranked(panel, screens, rules, d, idx, m, key, work, guess) -> int:
         for j in range(m):
             key[j] = -panel.rank_score[d, idx[j]]
     limit = rules.exit_rank + rules.top_n
-    if m > limit:
+    if m > limit and rules.qualify_reviews <= 1:
         cnt = 0
         g = guess[0]
         if g == g:  # a guess from the previous trade
