@@ -14,6 +14,7 @@ from collections import defaultdict
 import numpy as np
 import polars as pl
 
+from backtest.kernels import ORDER_DUST
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.testing import regime as regime_rules
@@ -158,6 +159,11 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
                 req(x["side"] == "sell" or elig[market.asset_index(a)], f"{where}: bought an ineligible/unpriced asset")
             signed[a] = q / x["price"] if x["side"] == "buy" else -q / x["price"]
             old = book.get(a, 0.0)
+            # no float-residue order: a resize of a kept position above ORDER_DUST of it, a stable order above
+            # ORDER_DUST of NAV_pre (entries and exits are never dust)
+            size = pre if a == stable else max(old * mark(a, t), new.get(a, 0.0) * mark(a, t)) if old and a in new \
+                else 0.0
+            req(q > ORDER_DUST * size, f"{where}: a dust order of {q} USD (position {size})")
             zero_target = (a not in exp) if a != stable else bool(exp) and share >= 1
             why = ("entry" if t == start and bull else "delisted" if old and a != stable and
                    not market.price[t, market.asset_index(a)] > 0 else ("regime_entry" if bull else "regime_exit")

@@ -4,8 +4,10 @@ Arrays in, records out (numba, ``cache=True``). Accounting is exact and self-fin
 with pre-trade value NAV_pre, target weights w (risk assets) and w_s (stable sleeve), the post-trade
 value x solves x = NAV_pre − Σ_i cost_i(|w_i·x − h_i|) (``kernels.solve``); new quantities are
 w_i·x / close_i, so post-trade weights equal the targets and NAV_pre − costs = NAV_post. Orders
-skipped for ``min_order_usd`` or capped by ``max_participation`` freeze their leg; the other legs
-keep their target proportions.
+skipped for ``min_order_usd`` or capped by ``max_participation`` freeze their leg, and so does a held
+asset without a close at the trade date whose last close is at most ``max_stale_days`` old (reason
+``stale_price``); the other legs keep their target proportions. Float-residue orders are never placed
+(``kernels.solve.ORDER_DUST``).
 
 ``simulate(market=ReplayMarket, plan=ReplayPlan, costs=CostSpec)`` → ``SimulationResult``. Its inputs
 are checked once, in Python, by ``backtest.engine.replay_inputs`` (shapes, dtypes, contiguity,
@@ -23,7 +25,9 @@ from backtest.kernels.costs import CostSpec, leg_cost
 from backtest.kernels.records import HOLDING_DTYPE, ORDER_DTYPE, UNFILLED_DTYPE, grow
 from backtest.kernels.solve import Legs, rebalance_legs
 from index_engine.codes import (
+    FREEZE_DUST,
     FREEZE_NONE,
+    FREEZE_STALE,
     KIND_INITIAL,
     KIND_REGIME_ENTRY,
     KIND_REGIME_EXIT,
@@ -59,7 +63,9 @@ class ReplayMarket(NamedTuple):
 class ReplayPlan(NamedTuple):
     """The plan as arrays: window rows ``first``..``last``; (R,) ``trade_rows``, ``decision_rows``,
     ``trade_kind``; targets CSR ``ptr``/``col``/``weight``; (R,) ``skippable`` (drift-band candidates)
-    with ``drift_band``; ``stable_col`` (−1: cash); ``gas`` (R,) USD per order; ``initial_nav`` USD."""
+    with ``drift_band``; ``stable_col`` (−1: cash); ``gas`` (R,) USD per order; ``initial_nav`` USD;
+    ``max_stale_days``: a held asset without a close at a trade date whose last close is at most this many
+    calendar days old is not traded there (−1: never; it is sold as delisted)."""
 
     first: int
     last: int
@@ -74,6 +80,7 @@ class ReplayPlan(NamedTuple):
     stable_col: int
     gas: np.ndarray
     initial_nav: float
+    max_stale_days: int = -1
 
 
 class SimulationResult(NamedTuple):
@@ -107,6 +114,7 @@ class _Book(NamedTuple):
 
     qty: np.ndarray  # (N,) units held
     last_px: np.ndarray  # (N,) last valid close seen
+    last_day: np.ndarray  # (N,) day number of that close
     held: np.ndarray  # (N,) columns held, first n_held entries
     target: np.ndarray  # (N,) scratch: the current trade's target weight per column
     mark: np.ndarray  # (N,) scratch flags
@@ -134,7 +142,7 @@ def _reason(kind, is_stable, held_before, target, has_close):
 
 
 @njit(cache=True)
-def _mark_to_market(book, price, t, stable_qty, sp):
+def _mark_to_market(book, price, days, t, stable_qty, sp):
     """Update the last valid closes of the held assets at row t; return the portfolio value."""
     n_held = book.counts[0]
     for j in range(n_held):
@@ -142,6 +150,7 @@ def _mark_to_market(book, price, t, stable_qty, sp):
         p = price[t, i]
         if p > 0.0 and p < np.inf:
             book.last_px[i] = p
+            book.last_day[i] = days[t]
     value = stable_qty * sp
     for j in range(n_held):
         value += book.qty[book.held[j]] * book.last_px[book.held[j]]
@@ -169,6 +178,7 @@ def _gather_legs(book, market, plan, costs, k, t, h_buf, w_buf, lin_buf, rate_bu
                 book.mark[i] = True
                 m += 1
             book.last_px[i] = market.price[t, i]  # eligible ⇒ valid close at t
+            book.last_day[i] = market.days[t]
     w_risk = 0.0
     for j in range(m):
         i = book.involved[j]
@@ -186,6 +196,20 @@ def _gather_legs(book, market, plan, costs, k, t, h_buf, w_buf, lin_buf, rate_bu
             book.counts[4] += 1
         w_risk += w_buf[j]
     return m, w_risk
+
+
+@njit(cache=True)
+def _stale_legs(book, market, plan, t, m, fix_buf):
+    """FREEZE_STALE for each held leg of the trade at row t without a close there whose last close is at
+    most ``plan.max_stale_days`` old, FREEZE_NONE for every other leg (held legs come first)."""
+    fix_buf[:m] = FREEZE_NONE
+    if plan.max_stale_days < 0:
+        return
+    for j in range(book.counts[0]):
+        i = book.involved[j]
+        p = market.price[t, i]
+        if not (p > 0.0 and p < np.inf) and market.days[t] - book.last_day[i] <= plan.max_stale_days:
+            fix_buf[j] = FREEZE_STALE
 
 
 @njit(cache=True)
@@ -218,11 +242,12 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
     orders = np.empty(capacity, ORDER_DTYPE)
     unfilled = np.empty(64, UNFILLED_DTYPE)
     holdings = np.empty(capacity, HOLDING_DTYPE)
-    book = _Book(np.zeros(n), np.full(n, np.nan), np.empty(n, np.int64), np.zeros(n), np.zeros(n, np.bool_),
-                 np.empty(n, np.int64), np.zeros(5, np.int64))
+    book = _Book(np.zeros(n), np.full(n, np.nan), np.zeros(n, np.int64), np.empty(n, np.int64), np.zeros(n),
+                 np.zeros(n, np.bool_), np.empty(n, np.int64), np.zeros(5, np.int64))
     fell = np.zeros(n, np.bool_)
     h_buf, w_buf, lin_buf, cap_buf = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     rate_buf, imp_buf = np.empty(n + 1), np.empty(n + 1)  # + the stable leg
+    fix_buf = np.empty(n, np.int8)
     stable_col = plan.stable_col
     stable_qty = plan.initial_nav / market.stable_price[first]
     k = 0
@@ -235,7 +260,7 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
             grown = stable_qty * market.stable_growth[t]
             stable_yield[o] = (grown - stable_qty) * sp
             stable_qty = grown
-        value = _mark_to_market(book, price, t, stable_qty, sp)
+        value = _mark_to_market(book, price, market.days, t, stable_qty, sp)
         if k < n_trades and plan.trade_rows[k] == t:
             kind = plan.trade_kind[k]
             nav_pre = value
@@ -258,10 +283,11 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
                 lin_s = costs.fee_rate + costs.platform_rate + rate_s
             else:
                 rate_s, lin_s, imp_s, gas_s = 0.0, 0.0, 0.0, 0.0
+            _stale_legs(book, market, plan, t, m, fix_buf)
             fills = rebalance_legs(Legs(
                 h=h_buf[:m], w=w_buf[:m], lin=lin_buf[:m], impact=imp_buf[:m], cap=cap_buf[:m], h_s=h_stable,
                 w_s=w_stable, lin_s=lin_s, impact_s=imp_s, gas=plan.gas[k], gas_s=gas_s, max_impact=costs.max_impact,
-                min_order=costs.min_order, nav_pre=nav_pre,
+                min_order=costs.min_order, nav_pre=nav_pre, fixed=fix_buf[:m],
             ))
             if not fills.ok:
                 status, fail_at = STATUS_NO_CONVERGENCE, k
@@ -304,7 +330,7 @@ def _record_orders(book, market, plan, costs, k, t, o, kind, m, h_buf, w_buf, ra
         dj = fills.trade_s if is_stable else fills.trade[j]
         if j < m:
             to += abs(fills.post[j] / x - hj / nav_pre)
-            if fills.frozen[j] != FREEZE_NONE:
+            if fills.frozen[j] != FREEZE_NONE and fills.frozen[j] != FREEZE_DUST:
                 n_un = book.counts[2]
                 unfilled = grow(unfilled, n_un + 1)
                 col = book.involved[j]
