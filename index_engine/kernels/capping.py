@@ -307,13 +307,11 @@ def weights_for_members(ptr, cols, raw_score, decision_rows, rules):
     r_count = ptr.shape[0] - 1
     weight = np.zeros(cols.shape[0])
     flags = np.zeros(r_count, np.int64)
+    # a trade without tiered caps, floors, category caps, list weights or a fixed-weight member is one uniform
+    # cap: the classic path, whether or not a fixed-weight asset exists elsewhere in the panel (the same trade
+    # must get the same bits on a panel truncated before that asset is listed)
     simple = (rules.rank_caps.shape[0] == 0 and rules.min_weight <= 0.0 and rules.category_caps.shape[0] == 0
               and rules.list_weights.shape[0] == 0)
-    if simple:
-        for i in range(rules.fixed.shape[0]):
-            if np.isfinite(rules.fixed[i]):
-                simple = False
-                break
     cap = rules.max_weight if 0.0 < rules.max_weight < 1.0 else 1.0
     n_fixed_total = 0.0
     for i in range(rules.fixed.shape[0]):
@@ -328,7 +326,13 @@ def weights_for_members(ptr, cols, raw_score, decision_rows, rules):
         lst = rules.list_of_trade[k] if rules.list_of_trade.shape[0] > 0 else -1
         raw = np.empty(m)
         _raw_weights(rules, raw_score, decision_rows[k], c, lst, raw)
-        if simple:
+        present = 0.0
+        for j in range(m):
+            if np.isfinite(rules.fixed[c[j]]):
+                present += 1.0
+        if present < n_fixed_total:
+            flags[k] |= FIXED_MISSING
+        if simple and present == 0.0:
             if m * cap < 1.0:
                 flags[k] |= INFEASIBLE_CAP
             w = cap_weights(raw, cap)
@@ -343,11 +347,5 @@ def weights_for_members(ptr, cols, raw_score, decision_rows, rules):
                                        rules.category, saved[:0], rules.fixed, rules.list_weights,
                                        rules.list_of_trade), c, raw, w)
         flags[k] |= got
-        present = 0.0
-        for j in range(m):
-            if np.isfinite(rules.fixed[c[j]]):
-                present += 1.0
-        if present < n_fixed_total:
-            flags[k] |= FIXED_MISSING
         weight[a:b] = w
     return weight, flags
