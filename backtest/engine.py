@@ -73,6 +73,7 @@ def replay_inputs(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> Repl
             skippable=np.ascontiguousarray(plan.skippable, dtype=np.bool_), drift_band=float(plan.drift_band),
             stable_col=int(plan.stable_col),
             gas=gas_per_order(cfg, market, plan.trade_rows), initial_nav=float(cfg.backtest.initial_nav),
+            max_stale_days=-1 if cfg.prices.max_stale_days is None else int(cfg.prices.max_stale_days),
         ),
         costs=cost_spec(cfg),
     )

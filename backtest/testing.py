@@ -172,10 +172,18 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
             req(x["reason"] == why, f"{where}: reason {x['reason']!r}, expected {why!r}")
         for k in cost_cols:
             req(close(sums[k], n[k], tol, n["nav"]), f"{day}: transactions' {k} {sums[k]} != nav {k} {n[k]}")
+        stale = rules.stale_positions(cfg, market, t, [a for a in book if a != stable])
+        req(stale == {a for a, u in frozen.items() if u["reason"] == "stale_price"},
+            f"{day}: stale_price rows {sorted(a for a, u in frozen.items() if u['reason'] == 'stale_price')}, "
+            f"re-derived {sorted(stale)} (prices.max_stale_days={cfg.prices.max_stale_days})")
         for a, u in frozen.items():
             q = u["filled_notional"]
-            req(u["reason"] in ("min_order", "max_participation", "unfunded"),
+            req(u["reason"] in ("min_order", "max_participation", "unfunded", "stale_price"),
                 f"{day} {a}: unfilled reason {u['reason']!r}")
+            if u["reason"] == "stale_price":  # kept as it was: a sale of the whole position was due
+                req(q == 0 and u["side"] == "sell" and close(new.get(a, 0.0), book[a], tol)
+                    and close(u["requested_notional"], book[a] * mark(a, t), tol), f"{day} {a}: bad stale leg {u}")
+                continue
             if u["reason"] == "unfunded":  # the fillable orders could not pay their own costs: no trade at all
                 req(q == 0 and not txs.get(day), f"{day} {a}: an unfunded trade placed orders")
                 continue

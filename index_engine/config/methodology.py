@@ -11,6 +11,7 @@ from typing import Literal, Optional
 from pydantic import field_validator, model_validator
 
 from index_engine.config.base import Section, key
+from index_engine.config.prices import PricesConfig
 from index_engine.config.regime import RegimeConfig
 from index_engine.data.categories import CATEGORIES
 
@@ -250,3 +251,4 @@ class MethodologyConfig(Section):
     rebalance: RebalanceConfig = RebalanceConfig()
     regime: RegimeConfig = RegimeConfig()
     stable: StableConfig = StableConfig()
+    prices: PricesConfig = PricesConfig()

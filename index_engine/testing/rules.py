@@ -214,6 +214,20 @@ def order_costs(cfg: IndexConfig, market: MarketData, t: int, col: int, q: float
     return slip, gas, (c.max_participation * adv if c.max_participation and adv > 0 else math.inf)
 
 
+def stale_positions(cfg: IndexConfig, market: MarketData, t: int, held: list) -> set:
+    """The held risk assets (asset_ids in ``held``) a trade at row t must leave untraded under
+    ``prices.max_stale_days``: no valid close at t, and a last valid close at most that many calendar days
+    before t (a longer gap: sold as delisted)."""
+    limit = cfg.prices.max_stale_days
+    out: set = set()
+    for a in held if limit is not None else ():
+        p = market.price[: t + 1, market.asset_index(a)]
+        ok = np.isfinite(p) & (p > 0)
+        if not ok[t] and ok.any() and (market.dates[t] - market.dates[np.flatnonzero(ok)[-1]]).astype(int) <= limit:
+            out.add(a)
+    return out
+
+
 def by_day(frame: Optional[pl.DataFrame]) -> dict:
     """{date: [row dicts]} of an output frame (empty for None)."""
     return {} if frame is None else {k[0]: v.to_dicts() for k, v in frame.partition_by("date", as_dict=True).items()}
