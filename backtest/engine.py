@@ -20,6 +20,7 @@ from index_engine.codes import STATUS_NAV_EXHAUSTED, STATUS_OK
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import BacktestError, PlanError
+from index_engine.hygiene import panel_key, prepare_market
 from index_engine.kernels.portable import exp_array, log_array
 from index_engine.plan import IndexPlan, PlanCache, build_plan
 
@@ -154,6 +155,7 @@ def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) 
     """
     from backtest.benchmarks import benchmark_configs
 
+    market = prepare_market(cfg, market)  # prices.spike_factor etc. (index_engine/hygiene.py), once for all
     plan = build_plan(cfg, market)
     inputs = replay_inputs(cfg, market, plan)
     sim = simulate_plan(cfg, market, plan, inputs)
@@ -171,7 +173,8 @@ def backtest_statistics(cfg: IndexConfig, market: MarketData, cache: PlanCache |
     With a shared ``cache``, configs that differ only in costs or initial NAV reuse one plan, and
     every plan reuses the regime signal and the rebalance calendar.
     """
-    cache = cache or PlanCache()
+    market = prepare_market(cfg, market)
+    cache = (cache or PlanCache()).get(panel_key(cfg), PlanCache)  # one cache per prepared panel
     plan = cache.get(("plan", cfg.plan_key()), lambda: build_plan(cfg, market, cache))
     sim = simulate_plan(cfg, market, plan)
     return run_statistics(cfg, market, plan, sim)

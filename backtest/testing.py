@@ -29,11 +29,17 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     NAV_pre at a trade date is reconstructed independently with the kernel's convention: the previous
     trade's quantities (before the first trade: initial_nav / stable price at the window start, in the
     stable sleeve) marked at each asset's last valid close on or before the date (the stable asset
-    likewise; cash at $1). The trade calendar, regime, eligibility, selection (incumbents = the
-    previous trade's selection), weights, order costs and reasons are re-derived from the config;
+    likewise; cash at $1). ``market`` is the panel given to ``run_backtest``: the spike filter
+    (``prices.spike_factor``) is re-derived first, and every rule reads the filtered panel. The trade
+    calendar, regime, eligibility, selection (incumbents = the previous trade's selection), weights,
+    order costs and reasons are re-derived from the config;
     legs left off target by ``min_order_usd`` / ``max_participation`` must be in ``result.unfilled``.
     """
     cfg, c = result.config, result.config.costs
+    market, n_spikes = rules.spike_filtered(cfg, market)  # prices.spike_factor: the panel every rule reads
+    warned = (getattr(result, "summary", None) or {}).get("warnings", {})
+    req(warned.get("price_spike_filtered", {}).get("count", 0) == n_spikes,
+        f"warning price_spike_filtered {warned.get('price_spike_filtered')}, re-derived {n_spikes} spikes")
     stable, lag = cfg.stable.asset, cfg.rebalance.decision_lag
     days = market.dates.astype("datetime64[D]").astype(object).tolist()
     px, first = rules.ffill(market.price), market.assets["first_date"].to_list()
