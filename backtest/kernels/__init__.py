@@ -1,4 +1,4 @@
-"""The replay's numba kernels: the self-financing solve, the replay loop, the gross index level.
+"""The replay's numba kernels: the self-financing solve, the replay loop and its book, the gross index level.
 
 Typed boundary: inputs are NamedTuples (``ReplayMarket``, ``ReplayPlan``, ``CostSpec``, ``Legs``),
 outputs NamedTuples (``SimulationResult``, ``Fills``) whose logs are structured record arrays
