@@ -49,6 +49,11 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     r0 = 0 if b.start is None else next(r for r, d in enumerate(days) if d >= b.start)
     r1 = len(days) - 1 if b.end is None else max(r for r, d in enumerate(days) if d <= b.end)
     req([n["date"] for n in nav] == days[r0 : r1 + 1], f"nav dates are not the window rows {r0}..{r1}")
+    band = cfg.stable.depeg_band
+    p_s = np.zeros(0) if stable == "cash" else market.price[r0: r1 + 1, market.asset_index(stable)]
+    n_depeg = sum(1 for p in p_s if p > 0 and abs(p - 1.0) > band) if band is not None else 0  # closes off $1 ± band
+    req(warned.get("stable_depeg", {}).get("count", 0) == n_depeg,
+        f"warning stable_depeg {warned.get('stable_depeg')}, re-derived {n_depeg} closes outside $1 ± {band}")
     frames = (result.holdings, result.transactions, getattr(result, "unfilled", None))
     hold, txs, unf = (rules.by_day(f) for f in frames)
     unf = {d: {u["asset_id"]: u for u in us} for d, us in unf.items()}
