@@ -45,6 +45,16 @@ def test_a_float_residue_order_no_longer_pays_gas():
         assert result.unfilled.height == 0  # dust is not an unfilled order
 
 
+def test_dust_does_not_clutter_unfilled_orders():
+    """Regression: with min_order_usd = 5, the residue's gas made each leg want a $1.001 order, below the
+    minimum, so unfilled.parquet reported two phantom min_order rows at every rebalance."""
+    market = _constant_market()
+    cfg = _cfg("cash", 1.0).with_overrides({"costs.min_order_usd": 5.0})
+    result = run_backtest(cfg, market)
+    check_result_invariants(result, market)
+    assert result.unfilled.height == 0 and result.transactions.height == 2
+
+
 def _legs(h, w, h_s, w_s, gas=1.0, nav=None, lin=0.001):
     m = len(w)
     nav = float(sum(h) + h_s) if nav is None else nav
