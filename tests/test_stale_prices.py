@@ -4,15 +4,16 @@ its last close is at most that many calendar days old; its leg is frozen and rep
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import polars as pl
 import pytest
 
 from backtest import run_backtest
-from index_engine import ConfigError, IndexConfig
+from index_engine import ConfigError, IndexConfig, MarketData
 from index_engine.testing import check_no_lookahead, check_result_invariants
-from tests._helpers import make_market
+from tests._helpers import flagship_config, make_market
 
 # 2024-01-01 is a Monday: weekly trades on rows 0 (01-01), 7 (01-08), 14 (01-15), 21 (01-22)
 
@@ -108,11 +109,6 @@ def test_delisted_sales_on_the_real_daily_panel(real_data_dir):
     """Measured with the flagship over cmc_daily_2013_2018: 70 delisted sales by default. With
     max_stale_days 3 there are 57 stale_price rows (32 assets): 40 positions see their close again, 17 are
     sold as delisted at a later trade once the hole is longer; 33 delisted sales remain in all."""
-    import warnings
-
-    from index_engine import MarketData
-    from tests._helpers import flagship_config
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         market = MarketData.from_parquet(real_data_dir / "cmc_daily_2013_2018.parquet",
