@@ -69,13 +69,31 @@ class IndexState:
 
 
 def _as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def parse_as_of(value) -> dt.date | None:
+    """``--as-of``: None, a ``date`` or an ISO ``YYYY-MM-DD`` string; anything else is a ``PlanError``
+    naming the flag, the expected format and the value (shortened)."""
+    if value is None or isinstance(value, dt.date):
+        return None if value is None else _as_date(value)
+    text = str(value).strip()
+    try:
+        if len(text) > 32:  # no date is longer; do not echo or parse a huge string
+            raise ValueError
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        shown = text if len(text) <= 32 else text[:29] + "…"
+        raise PlanError(f"--as-of: expected a date as YYYY-MM-DD, got {shown!r}") from None
 
 
 def index_state(cfg: IndexConfig, market: MarketData, as_of=None) -> IndexState:
     """Replay ``cfg`` up to ``as_of`` (default: the last date of the data) and describe the index."""
     last_date = _as_date(market.dates[-1])
-    day = last_date if as_of is None else _as_date(as_of)
+    parsed = parse_as_of(as_of)
+    day = last_date if parsed is None else parsed
     if day > last_date or day < _as_date(market.dates[0]):
         raise PlanError(f"--as-of {day} is outside the data ({market.dates[0]} .. {last_date})")
     row = int(np.searchsorted(market.dates, np.datetime64(day, "D"), side="right")) - 1

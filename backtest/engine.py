@@ -22,6 +22,7 @@ from index_engine.data.panel import MarketData
 from index_engine.errors import BacktestError, PlanError
 from index_engine.hygiene import panel_key, prepare_market
 from index_engine.kernels.portable import exp_array, log_array
+from index_engine.methodology import Methodology, split
 from index_engine.plan import IndexPlan, PlanCache, build_plan
 
 
@@ -147,34 +148,51 @@ def gross_level(inputs: ReplayInputs) -> np.ndarray:
     return index_level(market=inputs.market, plan=inputs.plan, base=BASE_LEVEL)
 
 
-def run_backtest(cfg: IndexConfig, market: MarketData, benchmarks: bool = True) -> BacktestResult:
-    """Replay ``cfg`` over ``market``; see ``docs/methodology.md`` for every convention.
+def run_backtest(spec: IndexConfig | Methodology, market: MarketData, benchmarks: bool = True) -> BacktestResult:
+    """Replay ``spec`` (an ``IndexConfig``, or a ``Methodology`` with custom Python rules) over
+    ``market``; see ``docs/methodology.md`` for every convention and ``docs/python.md`` for rules.
 
     With ``benchmarks`` (default) the series listed in ``cfg.benchmarks`` are run too, by the same
-    engine (``backtest.benchmarks``), and returned in ``result.benchmarks``.
+    engine (``backtest.benchmarks``), and returned in ``result.benchmarks``. For a methodology,
+    ``no_regime`` keeps its selection and weighting rules and drops its regime rule.
     """
+    return _replay(spec, market, benchmarks, digest=True)
+
+
+def _replay(spec: IndexConfig | Methodology, market: MarketData, benchmarks: bool, digest: bool) -> BacktestResult:
+    """``run_backtest``; a benchmark's own run skips the contributions digest (``digest``), which
+    only the index's summary shows."""
     from backtest.benchmarks import benchmark_configs
 
+    cfg, custom = split(spec)
     market = prepare_market(cfg, market)  # prices.spike_factor etc. (index_engine/hygiene.py), once for all
-    plan = build_plan(cfg, market)
+    plan = build_plan(spec, market)
     inputs = replay_inputs(cfg, market, plan)
     sim = simulate_plan(cfg, market, plan, inputs)
     level = gross_level(inputs)
     bench = []
     if benchmarks and cfg.benchmarks.enabled:
-        bench = [(name, run_backtest(bcfg, market, benchmarks=False)) for name, bcfg in benchmark_configs(cfg, market)]
+        for name, bcfg in benchmark_configs(cfg, market):
+            bspec = custom.without("regime").with_config(bcfg) if custom is not None and name == "no_regime" else bcfg
+            bench.append((name, _replay(bspec, market, benchmarks=False, digest=False)))
     warning = fallback_warning(cfg, market, sim.fell_back, sim.n_fell_back)
-    return build_result(cfg, market, plan, sim, level, bench, () if warning is None else (warning,))
+    result = build_result(cfg, market, plan, sim, level, bench, () if warning is None else (warning,),
+                          contributions=digest)
+    if custom is not None:
+        result.summary["rules"] = custom.describe()
+    return result
 
 
-def backtest_statistics(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = None) -> dict:
-    """The statistics of ``run_backtest(cfg, market)`` without building any frame (for sweeps).
+def backtest_statistics(spec: IndexConfig | Methodology, market: MarketData, cache: PlanCache | None = None) -> dict:
+    """The statistics of ``run_backtest(spec, market)`` without building any frame (for sweeps).
 
     With a shared ``cache``, configs that differ only in costs or initial NAV reuse one plan, and
     every plan reuses the regime signal and the rebalance calendar.
     """
+    cfg, custom = split(spec)
     market = prepare_market(cfg, market)
     cache = (cache or PlanCache()).get(panel_key(cfg), PlanCache)  # one cache per prepared panel
-    plan = cache.get(("plan", cfg.plan_key()), lambda: build_plan(cfg, market, cache))
+    key = ("plan", cfg.plan_key(), custom.key() if custom is not None else ())
+    plan = cache.get(key, lambda: build_plan(spec, market, cache))
     sim = simulate_plan(cfg, market, plan)
     return run_statistics(cfg, market, plan, sim)

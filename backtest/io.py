@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -26,6 +25,23 @@ import polars as pl
 
 from backtest import atomic
 from backtest import manifest as mf
+from backtest.folders import (
+    BEST_FILES,
+    COMPARE_FILES,
+    EMPTY_ALLOWED,
+    EXPORT_FILES,
+    EXPORT_TABLES,
+    EXTRA_COLUMNS,
+    KNOWN,
+    REPORT,
+    REQUIRED,
+    RUN_COLUMNS,
+    RUN_FILES,
+    SUMMARY_KEYS,
+    SWEEP_FILES,
+    schema_problem,
+    summary_problem,
+)
 from backtest.manifest import MANIFEST
 from backtest.stats import ROW_STATS
 from index_engine.errors import RunFolderError
@@ -34,34 +50,6 @@ from index_engine.extras import require_extra
 if TYPE_CHECKING:
     from backtest.result import BacktestResult
 
-_F, _S, _D = pl.Float64(), pl.String(), pl.Date()
-#: The contract of every Parquet file of a run folder: columns in file order and their dtypes.
-RUN_COLUMNS: dict[str, dict[str, pl.DataType]] = {
-    "nav.parquet": {"date": _D, "nav": _F, "regime": _S, "stable_weight": _F, "turnover": _F, "costs": _F,
-                    "n_holdings": pl.Int64(), "fee": _F, "platform_fee": _F, "slippage": _F, "gas": _F,
-                    "signal": _F, "signal_sma": _F, "index_level": _F, "rebalance_skipped": pl.Boolean(),
-                    "risk_share": _F, "stable_yield": _F},
-    "holdings.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "quantity": _F, "price": _F, "value": _F,
-                         "weight": _F},
-    "transactions.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "side": _S, "quantity": _F, "price": _F,
-                             "notional": _F, "fee": _F, "slippage": _F, "gas": _F, "reason": _S, "platform_fee": _F},
-    "unfilled.parquet": {"date": _D, "asset_id": _S, "symbol": _S, "side": _S, "requested_notional": _F,
-                         "filled_notional": _F, "price": _F, "reason": _S},
-    "benchmarks.parquet": {"date": _D, "benchmark": _S, "nav": _F, "index_level": _F},
-}
-#: Further columns a file may carry, by name pattern: the regime's per-signal values, thresholds and votes.
-EXTRA_COLUMNS = {"nav.parquet": re.compile(r"^(signal|vote)_[a-z0-9_]+$")}
-_NONE = re.compile(r"(?!)")
-#: Tables a run can legitimately leave empty: no trade date in the window (holdings, transactions),
-#: nothing left unfilled, no benchmarks configured. nav.parquet always has a row per observation.
-EMPTY_ALLOWED = frozenset({"holdings.parquet", "transactions.parquet", "unfilled.parquet", "benchmarks.parquet"})
-SUMMARY_KEYS = ("index", "statistics", "gross", "benchmarks", "regime_switches", "warnings", "data", "config",
-                "config_sha256", "version")
-REPORT = "report.html"
-RUN_FILES = (*RUN_COLUMNS, "summary.json")  # every run folder has these; report.html is optional
-SWEEP_FILES = ("sweep.parquet", "ranking.md")
-_REQUIRED = {"run": RUN_FILES, "sweep": SWEEP_FILES}
-_KNOWN = {"run": (*RUN_FILES, REPORT), "sweep": SWEEP_FILES}
 _RERUN = mf.RERUN
 _err = mf.folder_error
 
@@ -150,7 +138,7 @@ def _not_replaceable(folder: Path, kind: str) -> str | None:
     names = sorted(os.listdir(folder))
     if not names:
         return None
-    allowed = set(_KNOWN[kind])
+    allowed, folders = set(KNOWN[kind]), set()
     if MANIFEST in names:
         manifest = mf.parse(folder)
         if manifest is None:
@@ -158,10 +146,12 @@ def _not_replaceable(folder: Path, kind: str) -> str | None:
         if manifest["kind"] != kind:
             return f"is a {manifest['kind']} folder, not a {kind} folder"
         allowed |= {e["name"] for e in manifest["files"]} | {MANIFEST}
+        folders = {e["name"] for e in manifest["files"] if e.get("folder") is True}
     elif not any(n.endswith(".parquet") and n in allowed for n in names):
         return "is not an index-engine folder"
     for name in names:
-        if name not in allowed or not (folder / name).is_file() or (folder / name).is_symlink():
+        path = folder / name
+        if name not in allowed or path.is_symlink() or not (path.is_file() or name in folders and path.is_dir()):
             return f"holds {name}, which index-engine did not write"
     return None
 
@@ -178,10 +168,10 @@ def write_run(result: BacktestResult, out_dir: str | Path, report: bool = True) 
     for name, columns in RUN_COLUMNS.items():
         frame = getattr(result, name.removesuffix(".parquet"))
         frame = pl.DataFrame(schema=columns) if frame is None else frame
-        if problem := _schema_problem(frame, name):
+        if problem := schema_problem(frame, name):
             raise RunFolderError(f"cannot write {out_dir}: the {name.removesuffix('.parquet')} table {problem}")
         frames[name] = frame
-    if problem := _summary_problem(result.summary):
+    if problem := summary_problem(result.summary):
         raise RunFolderError(f"cannot write {out_dir}: the summary {problem}")
     summary = json.dumps(result.summary, indent=2, allow_nan=False) + "\n"
 
@@ -198,13 +188,35 @@ def write_run(result: BacktestResult, out_dir: str | Path, report: bool = True) 
     return _write_folder(out_dir, "run", fill)
 
 
-def write_sweep_dir(frame: pl.DataFrame, ranking: str, out_dir: str | Path) -> Path:
-    """Write a sweep folder atomically: sweep.parquet, ranking.md and manifest.json."""
+def write_sweep_dir(frame: pl.DataFrame, ranking: str, out_dir: str | Path,
+                    extra: Callable[[Path], None] | None = None) -> Path:
+    """Write a sweep folder atomically: sweep.parquet, ranking.md, what ``extra(tmp)`` adds to the
+    folder being built (the ``BEST_FILES``), and manifest.json."""
     def fill(tmp: Path) -> None:
         frame.write_parquet(tmp / "sweep.parquet")
         (tmp / "ranking.md").write_text(ranking, encoding="utf-8")
+        if extra is not None:
+            extra(tmp)
 
     return _write_folder(out_dir, "sweep", fill)
+
+
+def write_export_dir(fill: Callable[[Path], None], out_dir: str | Path) -> Path:
+    """Write an export folder (``EXPORT_FILES``, filled by ``fill(tmp)``) atomically with its manifest."""
+    return _write_folder(out_dir, "export", fill)
+
+
+def write_compare_dir(files: dict[str, str], out_dir: str | Path) -> Path:
+    """Write a compare folder atomically: ``files`` (each of ``COMPARE_FILES`` → its text) and
+    manifest.json. Returns the resolved folder."""
+    if sorted(files) != sorted(COMPARE_FILES):
+        raise ValueError(f"a compare folder holds exactly {COMPARE_FILES}")
+
+    def fill(tmp: Path) -> None:
+        for name, content in files.items():
+            (tmp / name).write_text(content, encoding="utf-8")
+
+    return _write_folder(out_dir, "compare", fill)
 
 
 def _write_folder(out_dir, kind: str, fill: Callable[[Path], None], expect: dict | None = None) -> Path:
@@ -319,11 +331,11 @@ def read_run(run_dir: str | Path) -> RunFiles:
     with _os_errors(folder, "run"):
         manifest = verify_folder(folder, "run")
         summary = _read_json(folder, "summary.json")
-        if problem := _summary_problem(summary):
+        if problem := summary_problem(summary):
             raise _err(folder, "summary.json", problem, _RERUN["run"])
         for name in RUN_COLUMNS:
             frames[name.removesuffix(".parquet")] = frame = _read_parquet(folder, name, "run")
-            if problem := _schema_problem(frame, name):
+            if problem := schema_problem(frame, name):
                 raise _err(folder, name, problem, _RERUN["run"])
     return RunFiles(path=_resolve(folder), manifest=manifest, summary=summary, **frames)
 
@@ -350,7 +362,7 @@ def verify_folder(folder: str | Path, kind: str = "run") -> dict:
     """Check a ``kind`` ("run" or "sweep") folder against its manifest.json: it lists every file the
     folder must have and only files index-engine writes there, each listed file exists with its
     size and sha256, and the folder holds nothing else. Returns the manifest."""
-    return mf.verify(Path(folder), kind, _REQUIRED[kind], _KNOWN[kind])
+    return mf.verify(Path(folder), kind, REQUIRED[kind], KNOWN[kind])
 
 
 def _read_json(folder: Path, name: str):
@@ -372,23 +384,5 @@ def _read_parquet(folder: Path, name: str, kind: str) -> pl.DataFrame:
         raise _err(folder, name, "not a readable Parquet file (damaged or truncated)", _RERUN[kind]) from None
 
 
-def _schema_problem(frame: pl.DataFrame, name: str) -> str | None:
-    expected = RUN_COLUMNS[name]
-    if missing := [c for c in expected if c not in frame.schema]:
-        return f"is missing column{'s' * (len(missing) > 1)} {', '.join(missing)}"
-    if extra := [c for c in frame.columns if c not in expected and not EXTRA_COLUMNS.get(name, _NONE).match(c)]:
-        return f"has unexpected column{'s' * (len(extra) > 1)} {', '.join(extra)}"
-    for col, dtype in expected.items():
-        if frame.schema[col] != dtype:
-            return f"column {col} is {frame.schema[col]}, expected {dtype}"
-    if frame.is_empty() and name not in EMPTY_ALLOWED:
-        return "has no rows (a run has one row per observation)"
-    return None
-
-
-def _summary_problem(summary) -> str | None:
-    if not isinstance(summary, dict):
-        return "is not a JSON object"
-    if missing := [k for k in SUMMARY_KEYS if k not in summary]:
-        return f"lacks the key{'s' * (len(missing) > 1)} {', '.join(missing)}"
-    return None
+__all__ = ["BEST_FILES", "COMPARE_FILES", "EMPTY_ALLOWED", "EXPORT_FILES", "EXPORT_TABLES", "EXTRA_COLUMNS", "REPORT",
+           "RUN_COLUMNS", "RUN_FILES", "SUMMARY_KEYS", "SWEEP_FILES"]  # the folder contract, re-exported

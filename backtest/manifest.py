@@ -1,7 +1,9 @@
 """``manifest.json``: the list of files a run or sweep folder holds, and its verification.
 
 Written last into a folder that is being built (``backtest.io``): format version, index-engine
-version, and the name, size in bytes and sha256 of every other file. A folder without it is not a
+version, and the name, size in bytes and sha256 of every other file. A subfolder (a sweep's
+``best/`` runs) is one entry with ``"folder": true``: its total size and the sha256 of the list of
+its files with their sizes and sha256s (``tree_entry``). A folder without a manifest is not a
 finished folder of index-engine's. Used by ``backtest.io``; file names per kind are passed in.
 """
 
@@ -19,8 +21,9 @@ from index_engine.errors import RunFolderError
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
-KINDS = ("run", "sweep")
-RERUN = {"run": "re-run index-engine run", "sweep": "re-run index-engine sweep"}
+KINDS = ("run", "sweep", "export", "compare")
+RERUN = {"run": "re-run index-engine run", "sweep": "re-run index-engine sweep",
+         "export": "re-run index-engine export", "compare": "re-run index-engine compare"}
 
 
 def folder_error(folder, file: str | None, problem: str, action: str) -> RunFolderError:
@@ -29,8 +32,9 @@ def folder_error(folder, file: str | None, problem: str, action: str) -> RunFold
 
 
 def build(folder: Path, kind: str) -> dict:
-    """The manifest of every file now in ``folder`` (except a manifest)."""
-    files = [file_entry(folder / name) for name in sorted(os.listdir(folder)) if name != MANIFEST]
+    """The manifest of every file and subfolder now in ``folder`` (except a manifest)."""
+    files = [tree_entry(folder / n) if (folder / n).is_dir() else file_entry(folder / n)
+             for n in sorted(os.listdir(folder)) if n != MANIFEST]
     return {"format": f"index-engine {kind} folder", "format_version": FORMAT_VERSION, "kind": kind,
             "index_engine_version": __version__,
             "written_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "files": files}
@@ -43,6 +47,28 @@ def file_entry(path: Path) -> dict:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return {"name": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def tree_entry(path: Path) -> dict:
+    """A manifest entry for the folder ``path``: its name, ``"folder": true``, the total size of its
+    files and the sha256 of one line per file (relative path, size, sha256), subfolder and symbolic
+    link, in sorted order, so that any change below it changes the entry."""
+    lines, total = [], 0
+    for root, dirs, names in os.walk(path):
+        dirs.sort()
+        rel = Path(root).relative_to(path)
+        for name in sorted(dirs + names):
+            p, r = Path(root) / name, (rel / name).as_posix()
+            if p.is_symlink():
+                lines.append(f"L {r} {os.readlink(p)}")
+            elif p.is_dir():
+                lines.append(f"D {r}")
+            else:
+                e = file_entry(p)
+                total += e["size"]
+                lines.append(f"F {r} {e['size']} {e['sha256']}")
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+    return {"name": path.name, "folder": True, "size": total, "sha256": digest}
 
 
 def parse(folder: Path) -> dict | None:
@@ -97,6 +123,9 @@ def verify(folder: Path, kind: str, required: tuple[str, ...], known: tuple[str,
                                f"one {kind})", f"move the file out of the folder, or {rerun}")
     for name, e in listed.items():
         path = folder / name
+        if e.get("folder") is True:
+            _verify_tree(folder, path, e, rerun)
+            continue
         if not path.is_file():
             raise folder_error(folder, name, f"missing (listed in {MANIFEST})", rerun)
         if (size := path.stat().st_size) != e["size"]:
@@ -106,3 +135,13 @@ def verify(folder: Path, kind: str, required: tuple[str, ...], known: tuple[str,
             raise folder_error(folder, name, f"content differs from {MANIFEST} (sha256; changed after it was "
                                "written)", rerun)
     return manifest
+
+
+def _verify_tree(folder: Path, path: Path, e: dict, rerun: str) -> None:
+    """Check a subfolder against its ``tree_entry``."""
+    if path.is_symlink() or not path.is_dir():
+        raise folder_error(folder, path.name, f"missing or not a folder (listed in {MANIFEST})", rerun)
+    found = tree_entry(path)
+    if (found["size"], found["sha256"]) != (e["size"], e["sha256"]):
+        raise folder_error(folder, path.name, f"its files differ from {MANIFEST} (a file was added, removed or "
+                           "changed after it was written)", rerun)

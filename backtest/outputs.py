@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from backtest.analysis.sections import contributions_section, relative_section
 from backtest.kernels import SimulationResult
 from backtest.result import BacktestResult, Lazy
 from backtest.stats import compute_stats
@@ -15,6 +16,7 @@ from index_engine import __version__
 from index_engine.codes import (
     BEAR,
     BULL,
+    CASH_ID,
     KIND_NAMES,
     KIND_REGIME_ENTRY,
     KIND_REGIME_EXIT,
@@ -27,25 +29,21 @@ from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.plan import IndexPlan
 
-CASH_ID = "cash"
+CASH_SYMBOL = "CASH"
+
+_IDS: weakref.WeakKeyDictionary[MarketData, pl.Series] = weakref.WeakKeyDictionary()
 
 
-_LABELS: weakref.WeakKeyDictionary[MarketData, tuple[pl.Series, pl.Series]] = weakref.WeakKeyDictionary()
+def _labels(market: MarketData, rows: np.ndarray, cols: np.ndarray) -> tuple[pl.Series, pl.Series]:
+    """asset_id and symbol Series of panel cells (row, col) (col −1 is the cash sleeve), gathered in bulk.
 
-
-def _labels(market: MarketData, cols: np.ndarray) -> tuple[pl.Series, pl.Series]:
-    """asset_id and symbol Series for column indices (−1 is the cash sleeve), gathered in polars.
-
-    The per-panel label Series are built once and shared by every frame of every run on the panel.
+    The symbol is the one observed at the row's date (``MarketData.symbols_at``: never a later ticker).
+    The per-panel id Series and symbol lookup are built once and shared by every frame of every run.
     """
-    if market not in _LABELS:
-        _LABELS[market] = (
-            pl.Series("asset_id", [*market.asset_ids.tolist(), CASH_ID], dtype=pl.Utf8),
-            pl.Series("symbol", [*market.symbols.tolist(), "CASH"], dtype=pl.Utf8),
-        )
-    ids, syms = _LABELS[market]
+    if market not in _IDS:
+        _IDS[market] = pl.Series("asset_id", [*market.asset_ids.tolist(), CASH_ID], dtype=pl.Utf8)
     where = np.where(cols < 0, market.n_assets, cols)
-    return ids.gather(where), syms.gather(where)
+    return _IDS[market].gather(where), market.symbols_at(rows, cols, fill=CASH_SYMBOL)
 
 
 def _names(names: tuple[str, ...], codes: np.ndarray, column: str) -> pl.Series:
@@ -109,7 +107,7 @@ def _at_decision(series: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def holdings_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
     """holdings.parquet: one row per position after the trades of every trade date."""
     h = sim.holdings
-    ids, syms = _labels(market, h["col"])
+    ids, syms = _labels(market, h["row"], h["col"])
     return pl.DataFrame({
         "date": market.dates[h["row"]],
         "asset_id": ids,
@@ -124,7 +122,7 @@ def holdings_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
 def transactions_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
     """transactions.parquet: one row per order with its costs and reason."""
     o = sim.orders
-    ids, syms = _labels(market, o["col"])
+    ids, syms = _labels(market, o["row"], o["col"])
     return pl.DataFrame({
         "date": market.dates[o["row"]],
         "asset_id": ids,
@@ -144,7 +142,7 @@ def transactions_frame(market: MarketData, sim: SimulationResult) -> pl.DataFram
 def unfilled_frame(market: MarketData, sim: SimulationResult) -> pl.DataFrame:
     """Orders skipped (below min_order_usd) or cut (max_participation), with what was filled."""
     u = sim.unfilled
-    ids, syms = _labels(market, u["col"])
+    ids, syms = _labels(market, u["row"], u["col"])
     return pl.DataFrame({
         "date": market.dates[u["row"]],
         "asset_id": ids,
@@ -207,9 +205,11 @@ def build_result(
     level: np.ndarray,
     benchmarks: Sequence[tuple[str, BacktestResult]] = (),
     cost_warnings: tuple = (),
+    contributions: bool = True,
 ) -> BacktestResult:
     """The ``BacktestResult`` of a replay: statistics and the summary (summary.json) now, the frames
-    when they are first read."""
+    when they are first read. ``contributions`` False leaves the summary's contributions digest out
+    (null), as for the benchmarks' own runs."""
     switches = regime_switch_dates(market, plan)
     stats = run_statistics(cfg, market, plan, sim)
     rows = np.arange(plan.first_row, plan.last_row + 1)
@@ -225,6 +225,10 @@ def build_result(
         "statistics": stats,
         "gross": gross,
         "benchmarks": {name: r.stats for name, r in benchmarks},
+        "relative": relative_section(market.dates[rows], sim.nav, cfg.backtest.initial_nav, benchmarks),
+        "contributions": contributions_section(market, plan, sim,
+                                               np.asarray(REGIME_NAMES)[regime_codes(plan.share_at[rows])])
+        if contributions else None,
         "regime_switches": switches,
         "warnings": warnings,
         "data": {

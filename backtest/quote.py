@@ -8,26 +8,33 @@ into the stable sleeve; skipped or capped orders stay unsold and are not counted
 
 Totals, all USD: platform_fee, exchange_fee, gas, estimated_slippage; max_slippage = the user's
 tolerance × each order's notional; expected_value = amount − fees − gas − estimated slippage;
-min_expected_value = amount − fees − gas − max slippage (for a sell, amount = gross proceeds).
+min_expected_value = amount − fees − gas − Σ max(estimated slippage, max slippage) over the orders, so
+never above expected_value, also with a tolerance below the estimate (for a sell, amount = gross
+proceeds).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import polars as pl
 
 from backtest.costs import cost_spec, gas_per_order
 from backtest.current import IndexState, index_state
+from backtest.holdings_file import check_holdings, read_holdings
 from backtest.kernels import Legs, leg_costs, rebalance_legs
 from index_engine.codes import UNFILLED_REASONS
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import QuoteError
+
+__all__ = ["MAX_USD", "Quote", "QuoteError", "RowCosts", "quote", "read_holdings", "row_costs"]
+
+#: the largest amount, and the largest value of one holding, a quote accepts (USD): beyond it the
+#: input is a typo, and costs would overflow
+MAX_USD = 1e12
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,8 @@ class Quote:
     ``orders``: one dict per order (asset, side, quantity, reference price, notional and its
     costs). ``skipped``: orders not placed (below ``min_order_usd``) or cut (``max_participation``).
     ``expected_value`` is what the trade leaves after fees, gas and estimated slippage;
-    ``min_expected_value`` the same with slippage at ``max_slippage_bps``.
+    ``min_expected_value`` the same with each order's slippage at the larger of its estimate and
+    ``max_slippage_bps`` (so never above ``expected_value``).
     """
 
     side: str
@@ -94,28 +102,6 @@ def row_costs(cfg: IndexConfig, market: MarketData, row: int) -> RowCosts:
     return RowCosts(spec.fee_rate, spec.platform_rate, rate, impact, cap, gas, spec.min_order, spec.max_impact)
 
 
-def read_holdings(path: str | Path) -> dict[str, float]:
-    """A holdings file: CSV or JSON with ``asset_id`` and ``quantity`` (JSON: list of objects or a
-    mapping asset_id → quantity)."""
-    path = Path(path)
-    if not path.exists():
-        raise QuoteError(f"--holdings: file not found: {path}")
-    if path.suffix.lower() == ".json":
-        raw = json.loads(path.read_text())
-        rows = [{"asset_id": k, "quantity": v} for k, v in raw.items()] if isinstance(raw, dict) else raw
-        frame = pl.DataFrame(rows)
-    else:
-        frame = pl.read_csv(path)
-    missing = {"asset_id", "quantity"} - set(frame.columns)
-    if missing:
-        raise QuoteError(f"{path}: missing column(s) {sorted(missing)}; expected asset_id, quantity")
-    quantity = pl.col("quantity").cast(pl.Float64, strict=False)
-    bad = frame.filter(quantity.is_null() | (quantity < 0))
-    if bad.height:
-        raise QuoteError(f"{path}: quantity must be a number >= 0 (rows: {bad.head(5).to_dicts()})")
-    return {str(a): float(q) for a, q in zip(frame["asset_id"], frame["quantity"].cast(pl.Float64))}
-
-
 def quote(
     cfg: IndexConfig,
     market: MarketData,
@@ -129,14 +115,18 @@ def quote(
     ``amount``) — orders at the close of ``as_of`` (default: the last date of the data)."""
     if side not in ("buy", "sell"):
         raise QuoteError(f"--side must be 'buy' or 'sell', got {side!r}")
-    if amount is not None and not (np.isfinite(amount) and amount > 0):
-        raise QuoteError(f"--amount must be a positive number of USD, got {amount}")
+    if amount is not None and not (np.isfinite(amount) and 0 < amount <= MAX_USD):
+        raise QuoteError(f"--amount must be a positive number of USD up to {MAX_USD:g}, got {amount}")
     if not (0 <= max_slippage_bps < 10_000):
         raise QuoteError(f"--max-slippage-bps must be in [0, 10000), got {max_slippage_bps}")
     if side == "buy" and amount is None:
         raise QuoteError("--amount is required for a buy")
+    if side == "buy" and holdings is not None:
+        raise QuoteError("--holdings is for --side sell; a buy invests --amount in the index")
     if side == "sell" and amount is None and holdings is None:
         raise QuoteError("a sell needs --amount (an index position worth that much) or --holdings FILE")
+    if holdings is not None:
+        holdings = check_holdings(holdings)
     state = index_state(cfg, market, as_of)
     row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
     # a live quote prices at the close of as_of with the data known then (no decision lag: it is now)
@@ -191,16 +181,23 @@ def _sell_legs(state: IndexState, market: MarketData, amount, holdings, costs) -
         notional = amount * w / total_w
         cash = amount * w_cash / total_w
     else:
-        unknown = sorted(a for a in holdings if a != "cash" and a not in set(market.asset_ids.tolist()))
+        source = getattr(holdings, "source", "--holdings")
+        known = set(market.asset_ids.tolist())
+        unknown = sorted(a for a in holdings if a != "cash" and a not in known)
         if unknown:
-            raise QuoteError(f"--holdings names assets that are not in the data: {unknown[:10]}")
+            raise QuoteError(f"{source}: {len(unknown)} asset_id(s) not in the data ({market.source}): "
+                             f"{', '.join(repr(a) for a in unknown[:10])}{' …' if len(unknown) > 10 else ''}")
         cols = [market.asset_index(a) for a in holdings if a != "cash"]
         row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
         prices = np.array([_last_close(market, c, row) for c in cols])
         value = np.array([holdings[market.asset_ids[c]] for c in cols]) * prices
+        for a, v in [*zip(market.asset_ids[cols].tolist(), value.tolist()), ("cash", holdings.get("cash", 0.0))]:
+            if not v <= MAX_USD:
+                raise QuoteError(f"{source}: the holding of {a!r} is worth {v:,.6g} USD at {state.as_of}, more than "
+                                 f"{MAX_USD:g}; check its quantity")
         total = value.sum() + holdings.get("cash", 0.0)
         if total <= 0:
-            raise QuoteError("--holdings: nothing to sell (total value 0)")
+            raise QuoteError(f"{source}: nothing to sell (total value 0)")
         fraction = 1.0 if amount is None else min(1.0, amount / total)
         notional = value * fraction
         cash = holdings.get("cash", 0.0) * fraction
@@ -224,7 +221,12 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
     orders, skipped = [], []
     tot = dict(platform=0.0, fee=0.0, gas=0.0, slip=0.0, max_slip=0.0)
     tolerance = max_slippage_bps / 1e4
+    worst = 0.0  # Σ max(estimated slippage, tolerance × notional): never below the estimate
     warnings = []
+    # the tickers as observed at the close of as_of (a later ticker change is not known yet)
+    row = int(np.searchsorted(market.dates, np.datetime64(state.as_of, "D"), side="right")) - 1
+    cols = np.asarray(legs["cols"], dtype=np.int64)
+    symbols = market.symbols_at(np.full(cols.shape, row), cols).to_list()
     for j, col in enumerate(legs["cols"]):
         q = float(legs["notional"][j])
         if legs["frozen"][j] >= 0:
@@ -234,8 +236,9 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
             continue
         slip = float(costs.slippage_rate[col] * q + min(costs.impact[col] * q ** 0.5, costs.max_impact) * q)
         max_slip = tolerance * q
+        worst += max(slip, max_slip)  # an order within the tolerance costs at most that; one beyond it reverts
         order = {
-            "asset_id": str(market.asset_ids[col]), "symbol": str(market.symbols[col]), "side": side,
+            "asset_id": str(market.asset_ids[col]), "symbol": symbols[j], "side": side,
             "quantity": q / legs["prices"][j], "reference_price": float(legs["prices"][j]), "notional": q,
             "exchange_fee": costs.fee_rate * q, "platform_fee": costs.platform_rate * q,
             "estimated_slippage": slip, "max_slippage": max_slip, "gas": float(costs.gas),
@@ -263,6 +266,6 @@ def _assemble(side: str, state: IndexState, market: MarketData, legs: dict, cost
         side=side, amount=legs["amount"], as_of=str(state.as_of), orders=orders, skipped=skipped,
         platform_fee=tot["platform"], exchange_fee=tot["fee"], gas=tot["gas"],
         estimated_slippage=tot["slip"], max_slippage=tot["max_slip"],
-        expected_value=base - fixed - tot["slip"], min_expected_value=base - fixed - tot["max_slip"],
+        expected_value=base - fixed - tot["slip"], min_expected_value=base - fixed - worst,
         max_slippage_bps=max_slippage_bps, warnings=warnings,
     )

@@ -99,12 +99,44 @@ class BacktestResult:
         return BacktestResult(self.config, self.stats, self.summary, self.plan,
                               {k: v for k, v in merged.items() if frames.get(k, True) is not None})
 
+    def __repr__(self) -> str:
+        """Name, period and headline statistics, from ``stats`` alone (builds no frame)."""
+        from backtest.formatting import integer, num, pct
+
+        s = self.stats
+        return (f"<BacktestResult {self.summary.get('index') or self.config.name}: {s.get('start')} → "
+                f"{s.get('end')}, CAGR {pct(s.get('cagr'))}, Sharpe {num(s.get('sharpe'))}, max drawdown "
+                f"{pct(s.get('max_drawdown'))}, {integer(s.get('n_transactions'))} trades>")
+
+    def plot(self, drawdown: bool = False, benchmarks: bool = True, log: bool = True):
+        """A plotly ``Figure``: NAV on a log axis with bear runs shaded and the benchmarks, and a
+        drawdown panel with ``drawdown=True`` (``backtest.plotting.plot_result``; report extra)."""
+        from backtest.plotting import plot_result
+
+        return plot_result(self, drawdown=drawdown, benchmarks=benchmarks, log=log)
+
     def write(self, out_dir: str | Path, report: bool = True) -> Path:
         """Write the run folder atomically with its manifest (``backtest.io.write_run``): the Parquet
         tables, summary.json and (by default) report.html. Returns the resolved folder."""
         from backtest.io import write_run
 
         return write_run(self, out_dir, report=report)
+
+    def stats_vs(self, benchmark: str | BacktestResult) -> dict:
+        """The relative statistics (``backtest.analysis.RELATIVE_KEYS``) of this run against a
+        benchmark, by name (``summary["relative"]``), or against another run on their common dates."""
+        from backtest.analysis.relative import relative_between
+
+        if isinstance(benchmark, BacktestResult):
+            mine, other = self.nav, benchmark.nav
+            initial = (self.stats["initial_nav"], benchmark.stats["initial_nav"])
+            return relative_between(mine["date"].to_numpy(), mine["nav"].to_numpy(), other["date"].to_numpy(),
+                                    other["nav"].to_numpy(), initial)
+        relative = self.summary.get("relative") or {}
+        if benchmark not in relative:
+            known = ", ".join(relative) or "none"
+            raise KeyError(f"no benchmark {benchmark!r} in this run (benchmarks: {known})")
+        return dict(relative[benchmark])
 
     def transactions_hash(self) -> str:
         """sha256 of the transactions log: ids, dates, sides and reasons exactly, prices to 10

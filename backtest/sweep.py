@@ -25,10 +25,12 @@ calendar between all plans (``index_engine.plan.PlanCache``). Results do not dep
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -38,8 +40,9 @@ from backtest.progress import ProgressBar
 from backtest.stats import ROW_STATS
 from index_engine.config import ConfigError, IndexConfig, read_yaml
 from index_engine.data.panel import MarketData
-from index_engine.errors import IndexEngineError
+from index_engine.errors import ClusterError, IndexEngineError
 from index_engine.extras import require_extra
+from index_engine.methodology import Methodology, split
 from index_engine.plan import PlanCache
 
 # statistics a sweep can be ranked by; for LOWER_IS_BETTER the smallest value ranks first
@@ -52,6 +55,8 @@ LOWER_IS_BETTER = ("volatility", "costs_total", "cost_drag_bps_per_year", "turno
 MAX_CONFIGS = 20_000
 #: the grid key of named override sets, and the result column that holds their names
 DESIGNS, DESIGN_COLUMN = "designs", "design"
+#: the grid-key prefix of a custom rule's keyword parameters: ``rules.<hook>.<param>``
+RULES = "rules."
 
 
 def load_grid(path: str | Path) -> dict[str, list]:
@@ -87,10 +92,13 @@ def grid_size(grid: dict[str, list]) -> int:
     return math.prod(len(v) for v in grid.values())
 
 
-def expand(cfg: IndexConfig, grid: dict[str, list], source: str = "<grid>",
-           max_configs: int = MAX_CONFIGS) -> list[tuple[dict, IndexConfig]]:
-    """Every combination as (swept values by dotted path — a design by its name —, validated config);
-    errors name the combination. ``ConfigError`` before expanding a grid of more than ``max_configs``."""
+def expand(spec: IndexConfig | Methodology, grid: dict[str, list], source: str = "<grid>",
+           max_configs: int = MAX_CONFIGS) -> list[tuple[dict, Any]]:
+    """Every combination as (swept values by dotted path — a design by its name —, validated config or
+    methodology); errors name the combination. Keys ``rules.<hook>.<param>`` set a custom rule's keyword
+    parameters (``spec`` must then be a ``Methodology`` with that rule). ``ConfigError`` before
+    expanding a grid of more than ``max_configs``."""
+    cfg, custom = split(spec)
     n = grid_size(grid)
     if n > max_configs:
         raise ConfigError(f"{source}: the grid has {n:,} combinations, more than the limit of {max_configs:,}; "
@@ -103,8 +111,13 @@ def expand(cfg: IndexConfig, grid: dict[str, list], source: str = "<grid>",
         if DESIGN_COLUMN in values:
             name, design = values[DESIGN_COLUMN]
             values[DESIGN_COLUMN], overrides = name, {**design, **overrides}
+        params = {k[len(RULES):]: v for k, v in overrides.items() if k.startswith(RULES)}
         try:
-            out.append((values, cfg.with_overrides(overrides)))
+            one = cfg.with_overrides({k: v for k, v in overrides.items() if not k.startswith(RULES)})
+            if params and custom is None:
+                raise ConfigError(f"{', '.join(RULES + p for p in params)}: rule parameters need a Methodology with "
+                                  "custom rules (index_engine.Methodology)")
+            out.append((values, one if custom is None else custom.with_params(params).with_config(one)))
         except ConfigError as exc:
             raise ConfigError(f"{source}: the combination {values} is not a valid config:\n{exc}") from None
     return out
@@ -115,22 +128,40 @@ def expand(cfg: IndexConfig, grid: dict[str, list], source: str = "<grid>",
 _WORKER: dict = {}
 
 
-def _init_worker(market: MarketData) -> None:
+def _init_worker(market: MarketData, custom: Methodology | None = None) -> None:
     _WORKER["market"] = market
     _WORKER["cache"] = PlanCache()
+    _WORKER["custom"] = custom
 
 
-def _run_chunk(payload: list[tuple[int, dict]], market: MarketData | None = None) -> list[tuple[int, dict]]:
-    """Run a chunk of configs (given as resolved dicts) in this process, sharing one cache."""
+def _payload(spec) -> tuple[dict, dict | None]:
+    """What travels to a worker: the resolved config, and each custom rule's parameters."""
+    cfg, custom = split(spec)
+    return cfg.resolved(), (None if custom is None else {h: r.params for h, r in custom.rules.items()})
+
+
+def _rebuild(raw: dict, params: dict | None):
+    cfg = IndexConfig.from_dict(raw, source="sweep")
+    base = _WORKER.get("custom")
+    if params is None or base is None:
+        return cfg
+    return base.with_config(cfg).with_params({f"{h}.{k}": v for h, ps in params.items() for k, v in ps.items()})
+
+
+def _run_chunk(payload: list[tuple[int, dict, dict | None]], market: MarketData | None = None,
+               custom: Methodology | None = None) -> list[tuple[int, dict]]:
+    """Run a chunk of configs (given as resolved dicts, with rule parameters) in this process, sharing
+    one cache."""
     if market is not None:  # Dask: the scattered panel, one cache per worker process and panel
         key = id(market)
         if _WORKER.get("market_id") != key:
             _WORKER.update(market=market, market_id=key, cache=PlanCache())
+        _WORKER["custom"] = custom
     out: list[tuple[int, dict]] = []
-    for index, raw in payload:
-        cfg = IndexConfig.from_dict(raw, source="sweep")
+    for index, raw, params in payload:
+        spec = _rebuild(raw, params)
         try:
-            out.append((index, backtest_statistics(cfg, _WORKER["market"], _WORKER["cache"])))
+            out.append((index, backtest_statistics(spec, _WORKER["market"], _WORKER["cache"])))
         except IndexEngineError as exc:  # this combination cannot run: keep its error, run the others
             out.append((index, {"error": f"{type(exc).__name__}: {exc}"}))
     return out
@@ -141,17 +172,17 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[i : i + size]
 
 
-def _order_for_sharing(configs: list[tuple[dict, IndexConfig]]) -> list[int]:
+def _order_for_sharing(configs: list[tuple[dict, Any]]) -> list[int]:
     """Indices sorted so configs sharing a plan land in the same chunk."""
-    return sorted(range(len(configs)), key=lambda i: configs[i][1].plan_key())
+    return sorted(range(len(configs)), key=lambda i: split(configs[i][1])[0].plan_key())
 
 
 def run_sweep(
-    cfg: IndexConfig,
+    cfg: IndexConfig | Methodology,
     market: MarketData,
     grid: dict[str, list],
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: object | None = None,
     progress: bool = True,
     chunk_size: int | None = None,
     max_configs: int = MAX_CONFIGS,
@@ -160,14 +191,16 @@ def run_sweep(
     designs), the statistics, and ``error`` (null, or why that combination could not run).
 
     ``workers``: local processes (default: CPU count; 1 = in this process). ``scheduler``: address of
-    a Dask distributed scheduler (``tcp://host:port``) or a ``distributed.Client``; it needs the
-    sweep extra (``MissingExtraError`` before any computing without it).
+    a Dask distributed scheduler (``tcp://host:port``; ``ClusterError`` when it does not answer within
+    ``SCHEDULER_TIMEOUT`` seconds) or a ``distributed.Client``; it needs the sweep extra
+    (``MissingExtraError`` before any computing without it).
     """
     if scheduler is not None:
         require_extra("sweep", "sweep --scheduler")
     configs = expand(cfg, grid, max_configs=max_configs)
+    custom = split(cfg)[1]
     order = _order_for_sharing(configs)
-    payload = [(i, configs[i][1].resolved()) for i in order]
+    payload = [(i, *_payload(configs[i][1])) for i in order]
     n_workers = workers or _cpu_count()
     size = chunk_size or max(1, min(64, math.ceil(len(payload) / (4 * n_workers))))
     chunks = list(_chunks(payload, size))
@@ -175,14 +208,14 @@ def run_sweep(
     with ProgressBar("sweep", enabled=progress, total=len(payload)) as bar:
         advance = bar.advance
         if scheduler is not None:
-            _run_dask(scheduler, market, chunks, results, advance)
+            _run_dask(scheduler, market, custom, chunks, results, advance)
         elif n_workers == 1:
-            _init_worker(market)
+            _init_worker(market, custom)
             for chunk in chunks:
                 results.update(_run_chunk(chunk))
                 advance(len(chunk))
         else:
-            _run_processes(market, chunks, n_workers, results, advance)
+            _run_processes(market, custom, chunks, n_workers, results, advance)
     return _frame(configs, grid, results)
 
 
@@ -192,12 +225,12 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _run_processes(market, chunks, n_workers, results, advance) -> None:
+def _run_processes(market, custom, chunks, n_workers, results, advance) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(market,)) as pool:
+    with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_init_worker, initargs=(market, custom)) as pool:
         futures = [pool.submit(_run_chunk, chunk) for chunk in chunks]
         for fut in as_completed(futures):
             done = fut.result()
@@ -205,15 +238,56 @@ def _run_processes(market, chunks, n_workers, results, advance) -> None:
             advance(len(done))
 
 
-def _run_dask(scheduler, market, chunks, results, advance) -> None:
+#: seconds ``sweep --scheduler`` waits for the scheduler to answer (dask's own default is 30 s, retried)
+SCHEDULER_TIMEOUT = 10.0
+
+
+def connect_scheduler(address: str, timeout: float | None = None):
+    """A ``distributed.Client`` on the scheduler at ``address``, or ``ClusterError`` naming the address
+    and the cause when it does not answer as a Dask scheduler within ``timeout`` seconds
+    (default ``SCHEDULER_TIMEOUT``)."""
+    from distributed import Client
+
+    timeout = SCHEDULER_TIMEOUT if timeout is None else timeout
+    shown = _short(address)
+    try:
+        # a bare handshake first: a Client that fails to start leaves a finaliser that blocks the
+        # interpreter's exit for another 20 s and prints a traceback
+        asyncio.run(_handshake(address, timeout))
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (ValueError, TypeError) as exc:
+        raise ClusterError(f"--scheduler {shown!r} is not a scheduler address (expected e.g. tcp://host:8786): "
+                           f"{_short(exc)}") from None
+    except (OSError, TimeoutError) as exc:
+        raise ClusterError(f"--scheduler {shown!r}: no Dask scheduler answered within {timeout:g} s "
+                           f"({_short(exc)}); check the address and that the scheduler is running") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. another service on that port answers garbage
+        cause = "its answer is not the Dask protocol" if isinstance(exc, MemoryError) else \
+            f"{type(exc).__name__}: {_short(exc)}"
+        raise ClusterError(f"--scheduler {shown!r} did not answer as a Dask scheduler ({cause})") from None
+
+
+async def _handshake(address: str, timeout: float) -> None:
+    from distributed.comm import connect
+
+    comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout + 1.0)
+    await comm.close()
+
+
+def _short(value: object, limit: int = 200) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _run_dask(scheduler, market, custom, chunks, results, advance) -> None:
     from distributed import Client, as_completed
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    client = scheduler if isinstance(scheduler, Client) else connect_scheduler(scheduler)
     try:
         # the panel travels once per worker; a fresh key (hash=False) so that the release of an earlier
         # sweep's scatter of the same panel can never drop this one
         shared = client.scatter(market, broadcast=True, hash=False)
-        futures = [client.submit(_run_chunk, chunk, shared, pure=False) for chunk in chunks]
+        futures = [client.submit(_run_chunk, chunk, shared, custom, pure=False) for chunk in chunks]
         for fut in as_completed(futures):
             done = fut.result()
             results.update(done)

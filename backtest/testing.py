@@ -17,6 +17,7 @@ import polars as pl
 from backtest.kernels import ORDER_DUST
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
+from index_engine.methodology import Methodology, split
 from index_engine.testing import regime as regime_rules
 from index_engine.testing import rules
 from index_engine.testing.rules import close, req
@@ -35,6 +36,9 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     order costs and reasons are re-derived from the config;
     legs left off target by ``min_order_usd`` / ``max_participation`` must be in ``result.unfilled``.
     """
+    if result.summary.get("rules"):
+        raise ValueError(f"check_result_invariants re-derives the config's own rules; this run used custom rules "
+                         f"({', '.join(result.summary['rules'])}): check it with check_no_lookahead instead")
     cfg, c = result.config, result.config.costs
     market, n_spikes = rules.spike_filtered(cfg, market)  # prices.spike_factor: the panel every rule reads
     warned = (getattr(result, "summary", None) or {}).get("warnings", {})
@@ -249,16 +253,19 @@ def _same(a: pl.DataFrame, b: pl.DataFrame, rtol: float, what: str) -> None:
              f"{x[bad[:1]]} (full data) vs {y[bad[:1]]} (truncated)")
 
 
-def check_no_lookahead(cfg: IndexConfig, market: MarketData, cut_date, rtol: float = 1e-12) -> bool:
+def check_no_lookahead(spec: IndexConfig | Methodology, market: MarketData, cut_date, rtol: float = 1e-12) -> bool:
     """Assert that results through ``cut_date`` do not depend on later data.
 
-    Runs ``cfg`` on ``market`` and on ``market.truncate(cut_date)`` and asserts that the nav, holdings,
+    ``spec`` is a config or a ``Methodology`` with custom rules (a numba rule that indexes past its
+    arrays is caught here). Runs it on ``market`` and on ``market.truncate(cut_date)`` and asserts
+    that the nav, holdings,
     transactions and unfilled rows dated <= cut_date are identical (floats to ``rtol`` relative).
     Returns False without comparing when the truncated run cannot exist (cut before the data or the
     backtest start, or stable.asset / regime.asset / costs.gas_asset unseen by then), else True.
     """
     from backtest.engine import run_backtest
 
+    cfg, _ = split(spec)
     cut = np.datetime64(cut_date, "D")
     if cut < market.dates[0] or (cfg.backtest.start is not None and np.datetime64(cfg.backtest.start, "D") > cut):
         return False
@@ -267,7 +274,7 @@ def check_no_lookahead(cfg: IndexConfig, market: MarketData, cut_date, rtol: flo
     needed = ({cfg.stable.asset} - {"cash"}) | followed
     if not needed | ({cfg.costs.gas_asset} if cfg.costs.gas_units else set()) <= set(part_market.asset_ids):
         return False
-    full, part = run_backtest(cfg, market), run_backtest(cfg, part_market)
+    full, part = run_backtest(spec, market), run_backtest(spec, part_market)
     for what in ("nav", "holdings", "transactions", "unfilled"):
         if getattr(full, what, None) is not None:
             keys = ["date"] if what == "nav" else ["date", "asset_id"]

@@ -20,13 +20,19 @@ _EXPORTS = {
     "MarketData": "index_engine.data.panel",
     "IndexPlan": "index_engine.plan",
     "build_plan": "index_engine.plan",
+    "Methodology": "index_engine.methodology",
+    "RuleContext": "index_engine.context",
+    "RuleError": "index_engine.errors",
+    "LookAheadError": "index_engine.errors",
 }
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time __getattr__ serves these names
     from index_engine.config import IndexConfig  # noqa: F401
+    from index_engine.context import RuleContext  # noqa: F401
     from index_engine.data.panel import MarketData  # noqa: F401
-    from index_engine.errors import ConfigError, IndexEngineError, PlanError  # noqa: F401
+    from index_engine.errors import ConfigError, IndexEngineError, LookAheadError, PlanError, RuleError  # noqa: F401
+    from index_engine.methodology import Methodology  # noqa: F401
     from index_engine.plan import IndexPlan, build_plan  # noqa: F401
 
 

@@ -6,6 +6,9 @@ kernels; each ``*_NAMES`` tuple maps a code to the label written in the output f
 
 from __future__ import annotations
 
+# ---- the cash stable sleeve ------------------------------------------------------------------------
+CASH_ID = "cash"  # its asset_id in holdings, transactions and quotes: reserved, no asset of the data may use it
+
 # ---- regime state of one signal (IndexPlan.regime) -------------------------------------------------
 BEAR = 0
 BULL = 1

@@ -17,6 +17,7 @@ from index_engine.kernels.capping import (
     INFEASIBLE_FLOOR,
 )
 from index_engine.kernels.rolling import trailing_median
+from index_engine.regime import RegimeSeries
 
 
 def _dates(market: MarketData, rows: np.ndarray, limit: int = 10) -> list[str]:
@@ -140,3 +141,69 @@ def trailing_median_gap(days: np.ndarray, window: int = SPACING_WINDOW) -> np.nd
     if days.shape[0] > 1:
         out[1:] = trailing_median(np.diff(days).astype(float), window)
     return out
+
+
+# ---- degenerate settings: they run, but cannot do what they say inside this backtest window ----------
+#: the key that sets how many observations a signal needs before it is defined (drawdown: none)
+_WINDOW_KEY = {"total_market_cap_sma": "window", "asset_price_sma": "window", "sma_crossover": "window",
+               "ema_crossover": "window", "breadth": "breadth.window", "momentum": "momentum_window"}
+
+
+def degenerate_warnings(cfg: IndexConfig, market: MarketData, regime: RegimeSeries, first: int, last: int) -> list:
+    """Settings that run silently but are degenerate over the backtest window [first, last] (rows):
+    a single observation (``single_observation``); a ``decision_lag`` that leaves no decision data
+    inside it (``no_decision_data``: the index never invests); a regime signal never defined at its
+    decision rows (``regime_never_defined``: its window is longer than the data, so it counts as
+    bullish throughout); confirmations or a dwell longer than the window (``regime_longer_than_window``:
+    at most one such switch can happen inside it)."""
+    out = []
+    lag = cfg.rebalance.decision_lag
+    span = f"{market.dates[first]} .. {market.dates[last]}"
+    if first == last:
+        out.append(DataWarning(
+            "single_observation", 1,
+            f"the backtest window holds a single observation ({market.dates[first]}): there is no return, so "
+            "volatility, Sharpe and drawdown are undefined (null)", [str(market.dates[first])]))
+    if lag > last:
+        out.append(DataWarning(
+            "no_decision_data", 1,
+            f"rebalance.decision_lag={lag}: a trade decides on data {lag} observations earlier, but the backtest "
+            f"window ({span}) ends at observation {last + 1} of the data: no trade has decision data, the index "
+            "never invests and holds the stable sleeve throughout", [f"decision_lag={lag}, window {span}"]))
+        return out
+    d0, d1 = max(first, lag) - lag, last - lag  # the decision rows of the window's trades
+    n = d1 - d0 + 1
+    g = cfg.regime
+    prefix = ["regime."] if g.signal != "composite" else [f"regime.signals[{i}]." for i in range(len(g.parts()))]
+    never, long = [], []
+    for sig, series, pre in zip(g.parts(), regime.signals, prefix):
+        defined = np.isfinite(series.value[d0 : d1 + 1]) & np.isfinite(series.reference[d0 : d1 + 1])
+        if not defined.any():
+            key = _WINDOW_KEY.get(sig.signal)
+            size = "" if key is None else f"{pre}{key}={_get(sig, key)}, "
+            never.append(f"{pre}signal={sig.signal} ({size}{market.n_dates} observations in the data)")
+        for key, value, set_ in (("confirm", sig.confirm, sig.entry_confirm is None or sig.exit_confirm is None),
+                                 ("entry_confirm", sig.entry_confirm, True), ("exit_confirm", sig.exit_confirm, True),
+                                 ("min_dwell", sig.min_dwell, True)):
+            if set_ and value is not None and value > n:
+                long.append(f"{pre}{key}={value}")
+    if never:
+        out.append(DataWarning(
+            "regime_never_defined", len(never),
+            f"{len(never)} regime signal(s) are never defined at the decision rows of the backtest window ({span}, "
+            f"{n} observations): their window needs more observations than the data has by then (or the series they "
+            "follow has no data there), so they count as bullish throughout and never move the index to the "
+            "stable sleeve", never))
+    if long:
+        out.append(DataWarning(
+            "regime_longer_than_window", len(long),
+            f"{', '.join(long)}: longer than the backtest window ({span}, {n} decision observations); a switch "
+            "needs more consecutive confirming observations (or, for min_dwell, a longer stay in the state) than "
+            "the window has, so at most one such switch can happen inside it", long))
+    return out
+
+
+def _get(sig, dotted: str):
+    for part in dotted.split("."):
+        sig = getattr(sig, part)
+    return sig

@@ -25,6 +25,16 @@ class PlanError(IndexEngineError, ValueError):
     column that ``universe.min_scores`` names is not in the data."""
 
 
+class RuleError(PlanError):
+    """A custom Python rule (``index_engine.Methodology``) failed or returned something unusable; the
+    message names the rule, the trade (or decision) date and what was expected."""
+
+
+class LookAheadError(RuleError):
+    """A custom rule read data after its decision date; the message names the rule, the row it asked
+    for and the decision date."""
+
+
 class CostModelError(IndexEngineError, ValueError):
     """The cost settings cannot be applied to this market (names the key)."""
 
@@ -39,6 +49,11 @@ class QuoteError(IndexEngineError, ValueError):
 
 class CoinGeckoError(IndexEngineError, RuntimeError):
     """A CoinGecko request failed for good, or a response did not have the documented shape."""
+
+
+class ClusterError(IndexEngineError, RuntimeError):
+    """``sweep --scheduler``: the Dask scheduler cannot be reached in time, or the address is not one
+    (names the address, the timeout and the cause)."""
 
 
 class RunFolderError(IndexEngineError, ValueError):

@@ -16,13 +16,22 @@ import numpy as np
 
 from index_engine.codes import KIND_INITIAL, KIND_REGIME_ENTRY, KIND_REGIME_EXIT, KIND_REGIME_SCALE, KIND_SCHEDULED
 from index_engine.config import IndexConfig
+from index_engine.custom import custom_members, custom_raw_weights, custom_share, drop_zero_weights
 from index_engine.data.membership import load_membership
 from index_engine.data.panel import DataWarning, MarketData
-from index_engine.diagnostics import membership_warnings, selection_warnings, stale_decision_warning, weighting_warnings
+from index_engine.diagnostics import (
+    degenerate_warnings,
+    membership_warnings,
+    selection_warnings,
+    stale_decision_warning,
+    weighting_warnings,
+)
 from index_engine.errors import PlanError
+from index_engine.kernels.capping import capped_weights
 from index_engine.kernels.selection import TradeSchedule
 from index_engine.kernels.sparse import Targets
 from index_engine.market_cap import ranking_cap
+from index_engine.methodology import Methodology, Rule, split
 from index_engine.regime import RegimeSeries, compute_regime, follow_series, series_key, share_in_effect, signal_series
 from index_engine.schedule import calendar_mask, rebalance_mask
 from index_engine.selection import panel_view, select, selection_rules
@@ -151,12 +160,14 @@ def trade_schedule(
     return rows[keep], kind[keep]
 
 
-def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = None) -> IndexPlan:
-    """The methodology's trade dates and target weights for ``cfg`` over ``market``.
+def build_plan(spec: IndexConfig | Methodology, market: MarketData, cache: PlanCache | None = None) -> IndexPlan:
+    """The methodology's trade dates and target weights for ``spec`` over ``market``.
 
-    ``cache`` (optional) shares the regime series, calendars, smoothed caps and membership lists
-    between calls (sweeps over one market).
+    ``spec`` is an ``IndexConfig`` or a ``Methodology`` (a config with custom Python rules, see
+    ``index_engine.methodology``). ``cache`` (optional) shares the regime series, calendars, smoothed
+    caps and membership lists between calls (sweeps over one market).
     """
+    cfg, custom = split(spec)
     cache = cache or PlanCache()
     first, last = backtest_window(cfg, market)
     stable_col = stable_column(cfg, market)
@@ -176,7 +187,8 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
         recon[rows[rows < market.n_dates]] = True
     # before row `lag` no data has been observed to decide on: the window starts in the stable sleeve
     start = max(first, lag)
-    regime, share_at = _regime(cfg, market, cache, scheduled | recon, start)
+    regime, share_at = _regime(cfg, market, cache, scheduled | recon, start, last,
+                               custom.regime if custom is not None else None)
     trade_rows, kind = trade_schedule(share_at, scheduled | recon, start, last)
     decision_rows = trade_rows - lag
     active = share_at[trade_rows] > 0
@@ -194,9 +206,20 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     view = panel_view(market, score)
     scr = screens(market, cfg.universe, schedule.decision_rows, stable_col, list_of_trade,
                   None if membership is None else membership.members)
-    ptr, cols, missing_scores = select(view, scr, selection_rules(cfg.selection, market), schedule)
+    top_n = cfg.selection.top_n
+    if custom is not None and custom.selection is not None:
+        ptr, cols = custom_members(custom.selection, market, view, scr, schedule, top_n)
+        missing_scores = 0
+    else:
+        ptr, cols, missing_scores = select(view, scr, selection_rules(cfg.selection, market), schedule)
     rules = weight_rules(cfg.weighting, market, None if membership is None else membership.weights, list_of_trade)
-    targets, flags = weigh(ptr, cols, score, schedule.decision_rows, rules)
+    if custom is not None and custom.weighting is not None:
+        raw = custom_raw_weights(custom.weighting, market, ptr, cols, schedule, top_n)
+        ptr, cols, raw = drop_zero_weights(ptr, cols, raw)  # a member without weight is not held
+        weight, flags = capped_weights(ptr, cols, raw, rules)
+        targets = Targets(ptr, cols, weight)
+    else:
+        targets, flags = weigh(ptr, cols, score, schedule.decision_rows, rules)
     targets = _scaled(targets, share_at[trade_rows])
     skippable = _drift_candidates(cfg, kind, reselect, recon[trade_rows], ptr, cols)
 
@@ -207,16 +230,30 @@ def build_plan(cfg: IndexConfig, market: MarketData, cache: PlanCache | None = N
     stale = stale_decision_warning(market, trade_rows, decision_rows)
     if stale is not None:
         warnings.append(stale)
+    warnings += degenerate_warnings(cfg, market, regime, first, last)
     return IndexPlan(first, last, lag, trade_rows, decision_rows, kind, targets, reselect & active, skippable,
                      float(rb.drift_band), market.n_assets, stable_col, regime, (share_at > 0).astype(np.int8),
                      share_at, tuple(warnings))
 
 
-def _regime(cfg: IndexConfig, market: MarketData, cache: PlanCache, scheduled: np.ndarray,
-            start: int) -> tuple[RegimeSeries, np.ndarray]:
+def _regime(cfg: IndexConfig, market: MarketData, cache: PlanCache, scheduled: np.ndarray, start: int, last: int,
+            rule: Rule | None = None) -> tuple[RegimeSeries, np.ndarray]:
     """The regime series and (T,) the risk share in effect for a trade at each row: the share at the
-    decision row, sampled at ``start`` and the ``scheduled`` rows only when ``evaluate: rebalance``."""
+    decision row, sampled at ``start`` and the ``scheduled`` rows only when ``evaluate: rebalance``.
+    A custom regime ``rule`` replaces ``regime.signal`` (its shares at the window's decision rows)."""
     g, u = cfg.regime, cfg.universe
+    lag = cfg.rebalance.decision_lag
+    sample = None
+    if g.evaluate == "rebalance":
+        sample = scheduled.copy()
+        sample[min(start, market.n_dates - 1)] = True
+    if rule is not None:
+        lo, hi = max(0, start - lag), last - lag
+        share = cache.get(("custom_regime", rule.key(), lo, hi),
+                          lambda: custom_share(rule, market, lo, hi, cfg.selection.top_n))
+        nan = np.full(market.n_dates, np.nan)
+        return (RegimeSeries((), share, (share > 0).astype(np.int8), nan, nan, nan, nan),
+                share_in_effect(share, lag, sample))
 
     def part(sig, name):
         key = series_key(sig, u)
@@ -228,11 +265,7 @@ def _regime(cfg: IndexConfig, market: MarketData, cache: PlanCache, scheduled: n
     regime = cache.get(("regime", g.model_dump_json(), tuple(u.exclude_categories), tuple(u.assets or ())),
                        lambda: compute_regime(market, g, u, None if g.signal == "none" else
                                               [part(p, n) for p, n in zip(g.parts(), g.part_names())]))
-    sample = None
-    if g.evaluate == "rebalance":
-        sample = scheduled.copy()
-        sample[min(start, market.n_dates - 1)] = True
-    return regime, share_in_effect(regime.share, cfg.rebalance.decision_lag, sample)
+    return regime, share_in_effect(regime.share, lag, sample)
 
 
 def _scaled(targets: Targets, share: np.ndarray) -> Targets:

@@ -67,7 +67,8 @@ def test_fetch_end_to_end(api, sleeps, tmp_path, monkeypatch):
     # a 00:00 UTC point is the close of the previous day; the trailing live snapshot (not at midnight) is dropped
     assert btc["date"].to_list() == [dt.date(2023, 12, 31)] + [dt.date(2024, 1, d) for d in range(1, 5)]
     assert btc["price_usd"][-1] == 44179.92
-    assert btc["symbol"][0] == "BTC" and btc["name"][0] == "Bitcoin"
+    # the ticker and name are observed at the fetch: on the latest row only (point-in-time labels)
+    assert btc["symbol"].to_list() == [None] * 4 + ["BTC"] and btc["name"][-1] == "Bitcoin" and btc["name"][0] is None
     eth = frame.filter(pl.col("asset_id") == "ethereum").sort("date")
     assert eth["date"][0] == dt.date(2024, 1, 1) and eth["market_cap_usd"][0] is None  # 0 -> null
     usdc = frame.filter(pl.col("asset_id") == "usd-coin").sort("date")

@@ -7,6 +7,7 @@ import gzip
 import json
 
 import httpx
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -106,6 +107,17 @@ def test_category_pages_that_repeat_end_that_list(api, sleeps, caplog):
         assert category_map(client, {"tether", "bitcoin"}, per_page=2) == {"tether": "stablecoin"}
     assert len(api.requests) == 4  # two pages of each list
     assert caplog.text.count("repeats coins already listed") == 2
+
+
+def test_a_coin_called_cash_is_left_out_before_any_download(api, sleeps, tmp_path, caplog):
+    # `cash` is the asset_id of the cash stable sleeve (docs/data.md): the loader would refuse the table
+    api.markets = [api.markets[0], dict(api.markets[1], id="cash", name="Cash"), *api.markets[2:]]
+    with _client(sleeps) as client:
+        out = fetch(3, "max", tmp_path, progress=False, client=client)
+    assert "CoinGecko coin id 'cash' (Cash) is reserved for the cash stable sleeve: left out" in caplog.text
+    assert pl.read_parquet(out / "coingecko_daily.parquet")["asset_id"].unique().sort().to_list() == \
+        ["bitcoin", "tether", "usd-coin"]
+    assert not any("/coins/cash/" in str(r.url) for r in api.requests)
 
 
 # ---- deadlines ------------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def test_category_cap_redistributes_pro_rata_outside_the_category():
     only, plan = weights_of(cfg(selection={"top_n": 2}, weighting={"category_caps": {"exchange_token": 0.2}}),
                             [40.0, 20.0, 1.0, 1.0], categories=cats)
     np.testing.assert_allclose(only, [2 / 3, 1 / 3, 0, 0])  # nothing outside the category: cap ignored, warned
-    assert [w.kind for w in plan.warnings] == ["category_cap_infeasible"]
+    assert [w.kind for w in plan.warnings] == ["category_cap_infeasible", "single_observation"]  # a one-row market
 
 
 def test_fixed_weights_first_the_rest_by_scheme():
@@ -204,7 +204,7 @@ def test_fixed_weights_first_the_rest_by_scheme():
     np.testing.assert_allclose(w, [0.4, 0.25, 0.35 * 3 / 7, 0.35 * 4 / 7], rtol=1e-14)
     w, plan = weights_of(cfg(selection={"top_n": 2}, weighting={"fixed": {"a03": 0.5}}), [100.0, 50.0, 30.0, 40.0])
     np.testing.assert_allclose(w, [2 / 3, 1 / 3, 0, 0])  # a03 not selected: the others share the whole weight
-    assert [w.kind for w in plan.warnings] == ["fixed_not_selected"]
+    assert [w.kind for w in plan.warnings] == ["fixed_not_selected", "single_observation"]  # a one-row market
 
 
 def test_contradictory_weighting_keys_are_config_errors():

@@ -214,12 +214,13 @@ def test_file_not_found(tmp_path, fmt):
 def test_unreadable_files(tmp_path):
     garbage = tmp_path / "garbage.parquet"
     garbage.write_bytes(b"this is not parquet at all")
-    with pytest.raises(DataError, match="cannot read .*garbage.parquet as Parquet"):
+    with pytest.raises(DataError, match=r"cannot read .*garbage.parquet: not a readable Parquet file \(damaged, "
+                                        r"truncated, or not Parquet\)$"):
         load_long_file(garbage)
     with pytest.raises(DataError, match="unknown format"):
         load_long_file(garbage, fmt="json")
     ragged = write_csv(tmp_path / "ragged.csv", "date,asset_id,price_usd,market_cap_usd\n2020-01-01,a,1,234,5\n")
-    with pytest.raises(DataError, match="cannot read .*ragged.csv as CSV"):
+    with pytest.raises(DataError, match="cannot read .*ragged.csv as CSV: a line has more fields than the header"):
         load_long_file(ragged, fmt="csv")
 
 

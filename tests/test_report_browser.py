@@ -225,7 +225,8 @@ def test_platform_fee_in_the_table_totals_costs_per_year_and_csv(report, run_dir
         page.click("#tx-csv")
     csv = pl.read_csv(dl.value.path(), try_parse_dates=True)
     assert csv.columns == tx.columns and csv.height == tx.height
-    assert csv["platform_fee"].sum() == pytest.approx(tx["platform_fee"].sum(), rel=1e-6)
+    for col in ("notional", "fee", "platform_fee", "slippage", "gas"):  # every cost column, each from its own data
+        assert csv[col].sum() == pytest.approx(tx[col].sum(), rel=1e-6), col
 
 
 @pytest.fixture(scope="module")

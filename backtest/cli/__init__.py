@@ -19,6 +19,9 @@ COMMANDS = {
     "quote": ("backtest.cli.quote:quote", "Pre-trade quote: orders, fees, gas, slippage, expected value."),
     "sweep": ("backtest.cli.sweep:sweep", "Run a grid of configs; one row of statistics each, ranked."),
     "report": ("backtest.cli.report:report", "Write a run's report.html again from its verified files."),
+    "export": ("backtest.cli.export:export", "Write a run's tables as CSV files or one Excel workbook."),
+    "compare": ("backtest.cli.compare:compare",
+                "Several runs side by side: statistics, relative statistics, a page."),
     "data": ("backtest.cli.data:data_cmd", "Fetch market data into the long format (CoinGecko)."),
 }
 

@@ -19,12 +19,13 @@ def holdings(config, data, categories, as_of, as_json) -> None:
     import polars as pl
     from rich.table import Table
 
-    from backtest.current import index_state
+    from backtest.current import index_state, parse_as_of
     from backtest.formatting import num, pct, plural, sig
 
     quiet_data_warnings()
+    day = parse_as_of(as_of)  # a bad date fails before anything is loaded
     cfg = load_config(config)
-    state = index_state(cfg, load_market(cfg, data, categories), as_of)
+    state = index_state(cfg, load_market(cfg, data, categories), day)
     if as_json:
         click.echo(json.dumps(state.to_dict(), indent=2, allow_nan=False, default=str))
         return

@@ -21,14 +21,16 @@ def quote(config, data, categories, amount, side, max_slippage_bps, holdings_fil
     """Pre-trade quote: orders, fees, gas, estimated and maximum slippage, expected and minimum value."""
     from rich.table import Table
 
+    from backtest.current import parse_as_of
     from backtest.formatting import num, sig
     from backtest.quote import quote as make_quote
     from backtest.quote import read_holdings
 
     quiet_data_warnings()
+    day = parse_as_of(as_of)  # bad flags and a bad holdings file fail before anything is loaded
     cfg = load_config(config)
     held = read_holdings(holdings_file) if holdings_file else None
-    q = make_quote(cfg, load_market(cfg, data, categories), amount, side, max_slippage_bps, held, as_of)
+    q = make_quote(cfg, load_market(cfg, data, categories), amount, side, max_slippage_bps, held, day)
     if as_json:
         click.echo(q.to_json())
         return

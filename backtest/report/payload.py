@@ -8,6 +8,7 @@ from typing import cast
 import numpy as np
 import polars as pl
 
+from backtest.analysis import rolling_stats
 from backtest.gauges import reference_text, series_text
 from backtest.report.describe import benchmark_labels, run_config
 from backtest.report.model import (
@@ -16,6 +17,7 @@ from backtest.report.model import (
     Holdings,
     Real,
     ReportPayload,
+    Rolling,
     Transactions,
     Weights,
     WeightSeries,
@@ -23,6 +25,8 @@ from backtest.report.model import (
 from backtest.stats import regime_runs
 from index_engine.config import IndexConfig
 
+#: the window of the report's rolling statistics
+ROLLING_WINDOW = "365 days"
 #: A holding whose weight is below this is float residue (e.g. a 1e-16 stable sleeve): not drawn.
 DUST_WEIGHT = 1e-9
 
@@ -38,8 +42,14 @@ def rounded(values, sig: int = 7) -> list[int | float | None]:
     finite = np.isfinite(arr)
     safe = np.where(finite & (arr != 0), np.abs(arr), 1.0)
     scale = np.power(10.0, (sig - 1 - np.floor(np.log10(safe))))
-    out = np.where(finite, np.round(arr * scale) / scale, np.nan).tolist()
-    return [(int(v) if v.is_integer() and abs(v) < 1e15 else v) if ok else None for v, ok in zip(out, finite.tolist())]
+    out = np.where(finite, np.round(arr * scale) / scale, np.nan)
+    cells: list = out.tolist()
+    # only the few whole values and non-finite ones need a Python-level change (no per-value loop)
+    for i in np.flatnonzero(finite & (out == np.floor(out)) & (np.abs(out) < 1e15)).tolist():
+        cells[i] = int(cells[i])
+    for i in np.flatnonzero(~finite).tolist():
+        cells[i] = None
+    return cells
 
 
 def finite(values, sig: int = 7) -> list[Real]:
@@ -49,9 +59,11 @@ def finite(values, sig: int = 7) -> list[Real]:
 
 
 def asset_symbols(holdings: pl.DataFrame, transactions: pl.DataFrame) -> pl.DataFrame:
-    """asset_id, symbol of every asset the holdings or the transactions name, sorted by id."""
-    return pl.concat([holdings.select("asset_id", "symbol"), transactions.select("asset_id", "symbol")]) \
-        .unique("asset_id", keep="first").sort("asset_id")
+    """asset_id, symbol of every asset the holdings or the transactions name, sorted by id. A ticker
+    can change during the run (each row carries the symbol of its date): the latest row's wins."""
+    rows = pl.concat([f.select("date", "asset_id", "symbol") for f in (holdings, transactions)])
+    return rows.sort("date", maintain_order=True).unique("asset_id", keep="last").sort("asset_id") \
+        .select("asset_id", "symbol")
 
 
 def _iso(values) -> list[str]:
@@ -105,8 +117,8 @@ def _weights_over_time(holdings: pl.DataFrame, stable_id: str, end: date | None,
     bounds = dates.to_list() + [end]
     held_days = pl.DataFrame({"date": dates, "days": [max((b - a).days, 1) for a, b in zip(bounds, bounds[1:])]})
     risk = holdings.filter(pl.col("asset_id") != stable_id)
-    top = (risk.join(held_days, on="date").group_by("asset_id", "symbol")
-           .agg((pl.col("weight") * pl.col("days")).sum().alias("score"))
+    top = (risk.join(held_days, on="date").group_by("asset_id")  # one series per asset, named by its latest symbol
+           .agg((pl.col("weight") * pl.col("days")).sum().alias("score"), pl.col("symbol").sort_by("date").last())
            .sort(["score", "asset_id"], descending=[True, False]).head(n_top))
     wide = pl.DataFrame({"date": dates})
     columns = []
@@ -193,6 +205,7 @@ def build_payload(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
         ),
         weights=_weights_over_time(kept, cfg.stable.asset, end),
         tx=_transactions(transactions, index),
+        rolling=rolling_series(nav, benchmarks, bench_labels),
     )
 
 
@@ -218,3 +231,23 @@ def signal_chart(cfg: IndexConfig, nav: pl.DataFrame) -> dict:
     return {"signal": rounded(nav[value].to_numpy(), 6) if value in cols else None,
             "sma": rounded(nav[ref].to_numpy(), 6) if ref in cols else None,
             "signal_name": what, "reference_name": against, "signal_unit": unit}
+
+
+def rolling_series(nav: pl.DataFrame, benchmarks: pl.DataFrame | None, labels: dict[str, str]) -> Rolling | None:
+    """The rolling 1-year return, volatility, Sharpe (net NAV) and beta against the first benchmark,
+    on nav's dates (null before a full year)."""
+    if nav.height < 2:
+        return None
+    bench, name = None, None
+    if benchmarks is not None and benchmarks.height:
+        name = benchmarks["benchmark"][0]
+        b = nav.select("date").join(benchmarks.filter(pl.col("benchmark") == name), on="date", how="left")
+        bench = b["nav"].to_numpy()
+    roll = rolling_stats(nav["nav"].to_numpy(), nav["date"].to_numpy(), ROLLING_WINDOW, bench)
+
+    def col(c: str) -> list:
+        return rounded(roll[c].to_numpy(), 5)
+
+    return Rolling(window=ROLLING_WINDOW, ret=col("return"), vol=col("volatility"), sharpe=col("sharpe"),
+                   beta=col("beta") if bench is not None else None,
+                   bench=labels.get(name, name) if name is not None else None)

@@ -14,7 +14,7 @@ from importlib import resources
 import polars as pl
 
 from backtest.formatting import num, plural
-from backtest.report import header, tables
+from backtest.report import analysis, header, tables
 from backtest.report.describe import benchmark_labels, cost_model, run_config
 from backtest.report.payload import asset_symbols, build_payload
 from index_engine.errors import RunFolderError
@@ -35,7 +35,7 @@ REQUIRED_COLUMNS = {
 }
 NAV_LINKS = (("overview", "Overview"), ("performance", "Performance"), ("holdings", "Holdings"),
              ("weights", "Weights"), ("transactions", "Transactions"), ("statistics", "Statistics"),
-             ("methodology", "Methodology"))
+             ("contributions", "Contributions"), ("methodology", "Methodology"))
 #: C0 controls (but tab, newline, carriage return) and DEL, shown as their Unicode control pictures
 #: (NUL → ␀, ESC → ␛): an HTML parser would drop or hide them.
 _CONTROLS = {c: 0x2400 + c for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20))} | {0x7F: 0x2421}
@@ -107,11 +107,19 @@ def render_report(summary: dict, nav: pl.DataFrame, holdings: pl.DataFrame, tran
     kinds = payload.hold.kind
     lines = tables.series(nav, benchmarks, labels)
     st = summary.get("statistics") or {}
+    stats = tables.stats_table(summary, labels)
+    columns = [None] * (1 + bool(summary.get("gross"))) + list(summary.get("benchmarks") or {})
+    relative = analysis.relative(summary, nav, benchmarks) if any(columns) else {}
+    stats["relative"] = analysis.relative_rows(relative, columns) if any(columns) else []
     context = {
         "nav_links": NAV_LINKS,
         "head": header.header(summary, cfg, nav, holdings, kinds[-1] if kinds else None),
         "returns": tables.returns_table(nav, lines[1:]),
-        "stats": tables.stats_table(summary, labels),
+        "stats": stats,
+        "drawdowns": analysis.drawdowns(nav),
+        "distribution": analysis.distribution(nav, lines, st.get("periods_per_year")),
+        "contributions": analysis.contributions(summary),
+        "rolling_bench": payload.rolling.bench if payload.rolling else None,
         "regime": tables.regime_tables(nav, lines, st.get("periods_per_year")),
         "ppy": num(st.get("periods_per_year"), 2),
         "switches": plural(len(summary.get("regime_switches") or []), "regime switch"),

@@ -88,17 +88,22 @@ class IndexConfig(Section):
         path = Path(path)
         raw = read_yaml(path, "config file")
         cfg = cls.from_dict({} if raw is None else raw, source=str(path))
-        return cfg.with_paths_from(path.parent)
+        return cfg.with_paths_from(path.parent, source=str(path))
 
-    def with_paths_from(self, folder: str | Path) -> IndexConfig:
+    def with_paths_from(self, folder: str | Path, source: str | None = None) -> IndexConfig:
         """A copy whose relative file paths (``data.path``, ``data.categories``, ``universe.membership``)
-        are resolved against ``folder`` (a config file's folder), as ``from_yaml`` does."""
-        folder = Path(folder)
-        upd: dict = {"data": _resolve_paths(self.data, folder)}
-        member = self.universe.membership
-        if member and not Path(member).is_absolute():
-            upd["universe"] = self.universe.model_copy(update={"membership": str((folder / member).resolve())})
-        return self.model_copy(update=upd)
+        are resolved against ``folder`` (a config file's folder), as ``from_yaml`` does.
+
+        A relative path must stay inside ``folder`` once ``..`` and symlinks are resolved: one that
+        leaves it is a ``ConfigError`` naming the key (and ``source``). Absolute paths are kept as
+        they are (an explicit choice)."""
+        base = Path(folder).resolve()
+        data = self.data.model_copy(update={
+            name: _confined(getattr(self.data, name), base, f"data.{name}", source) for name in ("path", "categories")
+        })
+        universe = self.universe.model_copy(update={
+            "membership": _confined(self.universe.membership, base, "universe.membership", source)})
+        return self.model_copy(update={"data": data, "universe": universe})
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "<dict>") -> IndexConfig:
@@ -148,13 +153,18 @@ def _sha256(body: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _resolve_paths(data: DataConfig, base: Path) -> DataConfig:
-    upd = {}
-    for name in ("path", "categories"):
-        val = getattr(data, name)
-        if val and not Path(val).is_absolute():
-            upd[name] = str((base / val).resolve())
-    return data.model_copy(update=upd) if upd else data
+def _confined(value: str | None, base: Path, key: str, source: str | None) -> str | None:
+    """``value`` resolved against the config's folder ``base`` (already resolved); a relative path that
+    leaves ``base`` through ``..`` or a symlink is a ``ConfigError``."""
+    if not value or Path(value).is_absolute():
+        return value
+    resolved = (base / value).resolve()
+    if not resolved.is_relative_to(base):
+        where = f"{source}: " if source else ""
+        raise ConfigError(f"{where}{key}: the relative path {show_value(value)} resolves to {resolved}, outside the "
+                          f"config file's folder {base}; a relative path must stay inside it (write an absolute path "
+                          "to use a file elsewhere)")
+    return str(resolved)
 
 
 def _check_groups() -> None:

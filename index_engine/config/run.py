@@ -6,7 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Optional
 
+from pydantic import model_validator
+
 from index_engine.config.base import Date, Section, key
+
+#: ``n_assets × days`` of the synthetic market: 10 M cells take about 1 GB while generating
+MAX_SYNTHETIC_CELLS = 10_000_000
 
 
 class BenchmarksConfig(Section):
@@ -33,13 +38,22 @@ class SyntheticConfig(Section):
 
     seed: int = key(7, ge=0, le=2**63 - 1, contract=True, allowed="≥ 0",
                     doc="Seed of the embedded synthetic market (`index_engine/data/synthetic.py`).")
-    n_assets: int = key(800, ge=5, le=20_000, contract=True, allowed="5 … 20000",
+    n_assets: int = key(800, ge=5, le=20_000, contract=True, allowed="5 … 20000; `n_assets` × `days` ≤ 10,000,000",
                         doc="Number of asset columns.")
-    days: int = key(2190, ge=30, le=36_500, contract=True, allowed="30 … 36500, days",
+    days: int = key(2190, ge=30, le=36_500, contract=True, allowed="30 … 36500, days; `n_assets` × `days` ≤ "
+                                                                   "10,000,000",
                     doc="Length of the daily calendar.")
     start: Date = key(dt.date(2019, 1, 1), contract=True, allowed="`YYYY-MM-DD`", doc="First UTC day.")
     n_stablecoins: int = key(4, ge=0, le=1_000, contract=True, allowed="0 … 1000",
                              doc="Number of stablecoins. The generator caps it at `n_assets` − 4.")
+
+    @model_validator(mode="after")
+    def _size(self) -> SyntheticConfig:
+        cells = self.n_assets * self.days
+        if cells > MAX_SYNTHETIC_CELLS:
+            raise ValueError(f"n_assets × days = {self.n_assets} × {self.days} = {cells:,} cells, more "
+                             f"than {MAX_SYNTHETIC_CELLS:,} (about 1 GB while generating); lower one of them")
+        return self
 
 
 class DataConfig(Section):

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from index_engine.codes import CASH_ID
 from index_engine.data.coingecko_client import (
     MARKET_CHART,
     CoinGeckoClient,
@@ -148,7 +149,8 @@ def fetch_summary(top: int, days: str | int, out_dir: str | Path, progress: Prog
 
 
 def top_coins(client: CoinGeckoClient, top: int, per_page: int = 250) -> list[MarketCoin]:
-    """The first ``top`` distinct coins of ``/coins/markets`` by market cap (pages of ``per_page``).
+    """The first ``top`` distinct coins of ``/coins/markets`` by market cap (pages of ``per_page``),
+    without a coin whose id is ``cash`` (reserved for the cash stable sleeve; left out with a warning).
 
     Listing ends at a short page, or with a warning at a page that brings no coin not already seen
     (a server repeating a page would otherwise be asked for the next page forever)."""
@@ -160,6 +162,10 @@ def top_coins(client: CoinGeckoClient, top: int, per_page: int = 250) -> list[Ma
         new = [coin for coin in batch if coin.id not in seen]  # ranks can shift between pages: skip repeats
         for coin in new:
             seen.add(coin.id)
+            if coin.id == CASH_ID:
+                log.warning("CoinGecko coin id %r (%s) is reserved for the cash stable sleeve: left out of the "
+                            "data (the next coin by market cap takes its place)", CASH_ID, one_line(coin.name, 80))
+                continue
             coins.append(coin)
         if len(batch) < per_page:
             break
@@ -286,9 +292,14 @@ def assemble(coins: list[MarketCoin], charts: dict[str, MarketChart]) -> pl.Data
     meta = pl.DataFrame({"asset_id": [c.id for c in coins], "symbol": [c.symbol.upper() for c in coins],
                          "name": [c.name for c in coins]}, schema={"asset_id": pl.Utf8, "symbol": pl.Utf8,
                                                                   "name": pl.Utf8})
+    # the ticker and name are CoinGecko's as of the fetch: observed on each coin's latest row only, so
+    # that earlier rows are not labelled with a later ticker (outputs fall back to the asset_id there)
+    latest = pl.col("date") == pl.col("date").max().over("asset_id")
     return (
         long.join(meta, on="asset_id", how="left")
-        .with_columns(pl.when(pl.col("market_cap_usd") > 0).then(pl.col("market_cap_usd")).alias("market_cap_usd"))
+        .with_columns(pl.when(pl.col("market_cap_usd") > 0).then(pl.col("market_cap_usd")).alias("market_cap_usd"),
+                      pl.when(latest).then(pl.col("symbol")).alias("symbol"),
+                      pl.when(latest).then(pl.col("name")).alias("name"))
         .sort("date", "asset_id")
         .select(COLUMNS)
     )

@@ -6,7 +6,6 @@ caps and volumes are USD; a row's values are observed at the close of its UTC da
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,9 @@ from typing import Any, NoReturn
 import numpy as np
 import polars as pl
 
+from index_engine.codes import CASH_ID
+from index_engine.data import symbols as symbol_history
+from index_engine.data.messages import cell, csv_problem, examples, literal, literal_list, looks_binary, type_clash
 from index_engine.data.panel import DataWarning, MarketData, panel_from_dense
 from index_engine.data.taxonomy import load_categories
 from index_engine.errors import DataError, DataQualityWarning
@@ -80,8 +82,8 @@ def load_long_files(paths: Sequence[str | Path], categories: Any = None, scores:
     try:
         frame = pl.concat(frames, how="diagonal_relaxed")
     except Exception as exc:  # noqa: BLE001 - e.g. a column that is a number in one file and text in another
-        joined = " + ".join(map(str, files))
-        raise DataError(f"{joined}: the files do not stack ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"{' + '.join(map(str, files))}: the files do not stack: {type_clash(files, frames)}") \
+            from exc
     return _build(frame, categories=categories, source=" + ".join(map(str, files)), is_csv=fmt == "csv",
                   scores=scores)
 
@@ -101,7 +103,8 @@ def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>",
         try:
             frame = pl.from_pandas(frame, include_index=named_index)
         except Exception as exc:  # noqa: BLE001 - e.g. mixed-type object columns
-            raise DataError(f"{source}: cannot convert the pandas frame to polars: {exc}") from exc
+            raise DataError(f"{source}: cannot convert the pandas frame to polars (a column mixes types, e.g. "
+                            f"numbers and text; give each column one type): {literal(exc, 200)}") from exc
     scores = tuple(scores)
     _check_columns(frame.columns, source, scores)
     keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in frame.columns] + list(scores)
@@ -112,32 +115,44 @@ def load_long_frame(frame: Any, categories: Any = None, source: str = "<frame>",
 
 
 def _check_columns(columns: list[str], source: str, scores: Sequence[str] = ()) -> None:
+    """Required (and score) columns present; the names found are listed literally (a header of binary
+    garbage is escaped and cut, never printed as is)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    present = literal_list(columns)
+    if looks_binary(columns):
+        present = f"{len(columns)} column name(s) that are not text: binary data, not a CSV/Parquet table?"
     if missing:
         raise DataError(
             f"{source}: missing required column(s) {', '.join(missing)}; expected "
-            f"{', '.join(REQUIRED_COLUMNS)} (present: {', '.join(columns) or 'none'})"
+            f"{', '.join(REQUIRED_COLUMNS)} (present: {present})"
         )
     missing = [c for c in scores if c not in columns]
     if missing:
         raise DataError(
-            f"{source}: score column(s) {', '.join(missing)} named in universe.min_scores are not in the data "
-            f"(present: {', '.join(columns)})"
+            f"{source}: score column(s) {literal_list(missing)} named in universe.min_scores are not in the data "
+            f"(present: {present})"
         )
 
 
+_NOT_PARQUET = "not a readable Parquet file (damaged, truncated, or not Parquet)"
+# any reader failure, including a panic inside polars (a BaseException) on some damaged files
+_READER_FAILURES = (Exception, pl.exceptions.PanicException)
+
+
 def _read_parquet(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The needed columns; a file the reader refuses is a ``DataError`` that says so in words (the
+    reader's message, which can hold internals or file bytes, stays in ``__cause__``)."""
     try:
         with open(path, "rb") as fh:  # a handle: a name like run[1].parquet or g*.parquet is not a pattern
             columns = list(pl.read_parquet_schema(fh))
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a data error
-        raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
+    except _READER_FAILURES as exc:  # any reader failure is a data error
+        raise DataError(f"cannot read {path}: {_NOT_PARQUET}") from exc
     _check_columns(columns, str(path), scores)
     keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in columns] + list(scores)
     try:
         return pl.read_parquet(path, columns=keep, glob=False)
-    except Exception as exc:  # noqa: BLE001
-        raise DataError(f"cannot read {path} as Parquet: {exc}") from exc
+    except _READER_FAILURES as exc:
+        raise DataError(f"cannot read {path}: {_NOT_PARQUET}") from exc
 
 
 def _read_csv(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
@@ -151,29 +166,11 @@ def _read_csv(path: Path, scores: tuple[str, ...] = ()) -> pl.DataFrame:
         raise
     except pl.exceptions.NoDataError:
         raise DataError(f"{path} is empty; expected a CSV header with {', '.join(REQUIRED_COLUMNS)}") from None
-    except Exception as exc:  # noqa: BLE001
-        raise DataError(f"cannot read {path} as CSV: {exc}") from exc
+    except _READER_FAILURES as exc:  # the reader's message can echo the file: say it in words
+        raise DataError(f"cannot read {path} as CSV: {csv_problem(exc)}") from exc
 
 
 # ---- validation -------------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    """A cell for messages: ISO dates, repr for everything else (so '' and None stay visible)."""
-    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else repr(value)
-
-
-def _examples(bad: pl.DataFrame, columns: list[str], is_csv: bool) -> str:
-    """Up to 5 offending rows as '  row R (line L): col=value, ...' lines (rows count from 1)."""
-    shown = bad.head(_MAX_EXAMPLES)
-    lines = []
-    for rec in shown.iter_rows(named=True):
-        where = f"row {rec['_row']}" + (f" (line {rec['_row'] + 1})" if is_csv else "")
-        values = ", ".join(f"{c}={_show(rec[c])}" for c in columns if c in rec)
-        lines.append(f"  {where}: {values}")
-    if bad.height > shown.height:
-        lines.append(f"  ... {bad.height - shown.height} more")
-    return "\n".join(lines)
 
 
 def _fail(
@@ -181,7 +178,7 @@ def _fail(
 ) -> NoReturn:
     raise DataError(
         f"{source}, column {column}: {bad.height} row(s) {problem}; expected {expected}:\n"
-        + _examples(bad, show, is_csv)
+        + examples(bad, show, is_csv)
     )
 
 
@@ -209,7 +206,7 @@ def _parse_dates(df: pl.DataFrame, source: str, is_csv: bool) -> pl.Series:
     else:
         raise DataError(
             f"{source}, column date: unsupported type {col.dtype}; expected {expected}; "
-            f"example values: {col.head(_MAX_EXAMPLES).to_list()}"
+            f"example values: {', '.join(cell(v) for v in col.head(_MAX_EXAMPLES).to_list())}"
         )
     bad = df.filter(day.is_null())
     if bad.height:
@@ -233,7 +230,7 @@ def _parse_number(df: pl.DataFrame, name: str, source: str, is_csv: bool, signed
     else:
         raise DataError(
             f"{source}, column {name}: unsupported type {col.dtype}; expected numbers in USD; "
-            f"example values: {col.head(_MAX_EXAMPLES).to_list()}"
+            f"example values: {', '.join(cell(v) for v in col.head(_MAX_EXAMPLES).to_list())}"
         )
     bad = df.filter(value.is_nan() | value.is_infinite())
     if bad.height:
@@ -254,11 +251,18 @@ def _validate(frame: pl.DataFrame, source: str, is_csv: bool, scores: tuple[str,
         try:
             df = df.with_columns(pl.col("asset_id").cast(pl.Utf8))
         except pl.exceptions.PolarsError as exc:
-            raise DataError(f"{source}, column asset_id: type {df['asset_id'].dtype} is not text-like ({exc})") from exc
+            raise DataError(f"{source}, column asset_id: type {df['asset_id'].dtype} is not text-like (or not "
+                            f"UTF-8); expected text ids") from exc
     df = df.with_columns(pl.col("asset_id").str.strip_chars())
     bad = df.filter(pl.col("asset_id").is_null() | (pl.col("asset_id") == ""))
     if bad.height:
         _fail(source, "asset_id", "with a null/empty asset_id", "a non-empty id", bad, ["date", "asset_id"], is_csv)
+    bad = df.filter(pl.col("asset_id") == CASH_ID)
+    if bad.height:
+        _fail(source, "asset_id", f"with the asset_id {CASH_ID!r}, which is reserved for the cash stable sleeve "
+              f"(stable.asset: cash; the 'cash' rows of holdings, transactions and quotes)",
+              f"another id: rename the asset in the data, e.g. to '{CASH_ID}-token'", bad,
+              ["date", "asset_id", "symbol"], is_csv)
     cols = [df["_row"], _parse_dates(df, source, is_csv), df["asset_id"]]
     cols += [_parse_number(df, c, source, is_csv) for c in NUMERIC_COLUMNS if c in df.columns]
     cols += [df[c].cast(pl.Utf8) for c in ("symbol", "name") if c in df.columns]
@@ -281,20 +285,17 @@ def _check_duplicates(df: pl.DataFrame, key: np.ndarray, n_keys: int, source: st
 # ---- panel construction -----------------------------------------------------------------------
 
 
-def _asset_table(df: pl.DataFrame, ai: np.ndarray, ti: np.ndarray, asset_ids: pl.Series) -> pl.DataFrame:
-    """asset_id, symbol, name: the last non-null value over time for each asset."""
-    table = pl.DataFrame({"asset_id": asset_ids}).with_row_index("_a")
-    for name in ("symbol", "name"):
-        if name not in df.columns:
-            continue
-        last = (
-            pl.DataFrame({"_a": ai, "_t": ti, name: df[name]})
-            .drop_nulls(name)
-            .sort("_a", "_t")
-            .unique("_a", keep="last")
-        )
-        table = table.join(last.select("_a", name), on="_a", how="left", maintain_order="left")
-    return table.drop("_a")
+def _asset_table(df: pl.DataFrame, ai: np.ndarray, ti: np.ndarray, asset_ids: pl.Series,
+                 shape: tuple[int, int]) -> pl.DataFrame:
+    """asset_id, name (the last non-null name over time) of each asset."""
+    table = pl.DataFrame({"asset_id": asset_ids})
+    if "name" in df.columns:
+        codes, texts = symbol_history.text_codes(df["name"], ai, ti, shape)
+        last = symbol_history.last_observed(codes)[-1]  # (N,) the last row with a name, −1 none
+        code = np.where(last >= 0, codes[np.maximum(last, 0), np.arange(shape[1])], -1)
+        names = pl.Series(texts, dtype=pl.Utf8).gather(np.maximum(code, 0))
+        table = table.with_columns(pl.when(pl.Series(code >= 0)).then(names).alias("name"))
+    return table
 
 
 def _price_warnings(price: np.ndarray, dates: np.ndarray, asset_ids: np.ndarray) -> list[DataWarning]:
@@ -356,7 +357,7 @@ def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool, scor
     price, market_cap, volume = dense("price_usd"), dense("market_cap_usd"), dense("volume_24h_usd")
     day = dates.to_numpy().astype("datetime64[D]")
     ids = np.asarray(asset_ids.to_list(), dtype=object)
-    assets = _asset_table(df, ai, ti, asset_ids).with_columns(
+    assets = _asset_table(df, ai, ti, asset_ids, shape).with_columns(
         pl.Series("category", load_categories(categories, ids), dtype=pl.Utf8)
     )
     found = _price_warnings(price, day, ids)
@@ -373,4 +374,6 @@ def _build(frame: pl.DataFrame, categories: Any, source: str, is_csv: bool, scor
         source=source,
         warnings=tuple(found),
         scores={name: dense(name) for name in scores},
+        symbol_changes=(symbol_history.change_points(ai, ti, df["symbol"], shape) if "symbol" in df.columns
+                        else None),
     )

@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from index_engine.codes import CASH_ID
+from index_engine.data import symbols as symbol_history
 from index_engine.data.categories import CATEGORIES  # noqa: F401  (re-exported)
+from index_engine.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -38,12 +41,15 @@ class MarketData:
         price: (T, N) close price in USD; NaN where unobserved.
         market_cap: (T, N) circulating market cap in USD at the close; NaN where unknown.
         volume: (T, N) 24 h traded volume in USD; NaN where unknown (all NaN if the input has none).
-        assets: one row per asset, in column order: asset_id, symbol, name, category,
-            first_date, last_date (first/last observation with a price).
+        assets: one row per asset, in column order: asset_id, symbol (the latest one), name,
+            category, first_date, last_date (first/last observation with a price).
         source: where the data came from (file path or a description), for messages and summaries.
         warnings: suspicious features found while loading.
         scores: user-supplied (T, N) score columns by name (e.g. a rating), NaN = no score;
             loaded when asked for (``scores=[...]``) and screened by ``universe.min_scores``.
+        symbol_changes: each asset's ticker history as change points (col, row, symbol), see
+            ``index_engine.data.symbols``; None: each asset's ``assets`` symbol on every row.
+            Read it through ``symbols_at`` (point in time) or ``symbols`` (latest).
 
     """
 
@@ -56,6 +62,7 @@ class MarketData:
     source: str = "<memory>"
     warnings: tuple[DataWarning, ...] = ()
     scores: dict[str, np.ndarray] = field(default_factory=dict)
+    symbol_changes: pl.DataFrame | None = None
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -115,9 +122,23 @@ class MarketData:
 
     @property
     def symbols(self) -> np.ndarray:
-        """(N,) symbol of each asset column (falls back to the asset_id where unknown)."""
+        """(N,) latest symbol of each asset column (falls back to the asset_id where unknown): the
+        current ticker. A label for a past date must use ``symbols_at`` (a ticker can change)."""
         sym = self.assets["symbol"].to_numpy()
         return np.where(pl.Series(sym).is_null().to_numpy(), self.asset_ids, sym).astype(object)
+
+    def symbols_at(self, rows: np.ndarray, cols: np.ndarray, fill: str | None = None) -> pl.Series:
+        """Point-in-time symbols, in bulk: for each k the symbol of column ``cols[k]`` as observed at
+        row ``rows[k]`` — its last non-null symbol on or before that row, its asset_id before its first
+        one (never a later symbol); ``fill`` (default null) where ``cols[k] < 0``."""
+        return self._symbol_lookup.at(rows, cols, fill)
+
+    @cached_property
+    def _symbol_lookup(self) -> symbol_history.SymbolLookup:
+        changes = self.symbol_changes
+        if changes is None:
+            changes = symbol_history.static(self.assets["symbol"])
+        return symbol_history.SymbolLookup(changes, self.asset_ids, self.n_dates)
 
     def last_close(self, col: int) -> np.ndarray:
         """(T,) close of column ``col`` carried forward over gaps: at each row the last valid
@@ -147,7 +168,10 @@ class MarketData:
         stop = int(np.searchsorted(self.dates, np.datetime64(last_date, "D"), side="right"))
         seen = np.isfinite(self.price[:stop]).any(axis=0) | np.isfinite(self.market_cap[:stop]).any(axis=0)
         cols = np.flatnonzero(seen)
-        assets = self.assets[cols.tolist()].drop(["first_date", "last_date"])
+        assets = self.assets[cols.tolist()].drop(["first_date", "last_date", "symbol"])
+        changes = self.symbol_changes
+        if changes is None:
+            changes = symbol_history.static(self.assets["symbol"])
         return panel_from_dense(
             dates=self.dates[:stop],
             asset_ids=self.asset_ids[cols],
@@ -157,10 +181,12 @@ class MarketData:
             assets=assets,
             source=f"{self.source} (truncated at {last_date})",
             scores={k: np.ascontiguousarray(v[:stop, cols]) for k, v in self.scores.items()},
+            symbol_changes=symbol_history.truncate(changes, stop, cols),
         )
 
     def content_hash(self) -> str:
-        """sha256 of the panel's content (dates, ids, categories, arrays), format independent.
+        """sha256 of the panel's content (dates, ids, categories, arrays), format independent. Labels
+        (symbols, names) are not part of it.
 
         Computed once per panel (the arrays are treated as immutable)."""
         return self._content_hash
@@ -196,14 +222,20 @@ def panel_from_dense(
     source: str = "<memory>",
     warnings: tuple[DataWarning, ...] = (),
     scores: dict[str, np.ndarray] | None = None,
+    symbol_changes: pl.DataFrame | None = None,
 ) -> MarketData:
     """Assemble a ``MarketData`` from already-validated dense arrays.
 
     ``assets`` has one row per column (same order as ``asset_ids``) with at least ``asset_id``;
     ``symbol``, ``name`` and ``category`` are filled in when absent (category defaults to
     ``other``). ``first_date``/``last_date`` are derived from where ``price`` is positive.
+    ``symbol_changes`` (columns col, row, symbol: the symbol observed from that row on) gives
+    tickers that change over time; ``assets.symbol`` is then ignored and set to the latest one.
+    Without it each asset's ``assets`` symbol is its symbol on every row. The asset_id ``cash`` is
+    refused: it is reserved for the cash stable sleeve.
     """
     t, n = price.shape
+    _refuse_cash_id(asset_ids, source)
     if volume is None:
         volume = np.full((t, n), np.nan)
     valid = np.isfinite(price) & (price > 0)
@@ -216,6 +248,9 @@ def panel_from_dense(
         cols[name] = (
             assets[name].cast(pl.Utf8) if name in assets.columns else pl.Series(name, [None] * n, dtype=pl.Utf8)
         )
+    changes = symbol_history.static(cols["symbol"]) if symbol_changes is None else _checked_changes(
+        symbol_changes, t, n, source)
+    cols["symbol"] = symbol_history.latest(changes, n)
     if "category" in assets.columns:
         cols["category"] = assets["category"].cast(pl.Utf8).fill_null("other")
     else:
@@ -238,4 +273,28 @@ def panel_from_dense(
         source=source,
         warnings=tuple(warnings),
         scores={k: np.ascontiguousarray(v, dtype=np.float64) for k, v in (scores or {}).items()},
+        symbol_changes=changes,
     )
+
+
+def _refuse_cash_id(asset_ids: np.ndarray, source: str) -> None:
+    at = np.flatnonzero(np.asarray(asset_ids, dtype=object) == CASH_ID)
+    if at.size:
+        raise DataError(
+            f"{source}: asset_id {CASH_ID!r} (column {int(at[0])}) is reserved for the cash stable sleeve "
+            f"(stable.asset: cash, the 'cash' rows of holdings and quotes); rename the asset in the data, "
+            f"e.g. to 'cash-token'"
+        )
+
+
+def _checked_changes(changes: pl.DataFrame, t: int, n: int, source: str) -> pl.DataFrame:
+    """``changes`` as a compact history; ``DataError`` for missing columns or rows/cols out of the panel."""
+    missing = [c for c in symbol_history.SCHEMA if c not in changes.columns]
+    if missing:
+        raise DataError(f"{source}: symbol_changes lacks column(s) {', '.join(missing)}; expected col, row, symbol")
+    out = symbol_history.compact(changes)
+    outside = out.filter((pl.col("col") < 0) | (pl.col("col") >= n) | (pl.col("row") < 0) | (pl.col("row") >= t))
+    if outside.height:
+        raise DataError(f"{source}: symbol_changes row {outside.row(0)} (col, row, symbol) is outside the "
+                        f"{t} x {n} panel")
+    return out

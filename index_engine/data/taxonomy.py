@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from index_engine.data.categories import CATEGORIES
+from index_engine.data.messages import cell, csv_problem, literal_list
 from index_engine.errors import DataError
 
 _MAX_EXAMPLES = 5
@@ -33,8 +34,8 @@ def _read_categories(source: Any) -> tuple[pl.DataFrame, str, str]:
             frame = pl.read_csv(path, infer_schema=False)
         except pl.exceptions.NoDataError:
             raise _error(f"categories file {path} is empty; expected a CSV with columns asset_id, category") from None
-        except Exception as exc:  # noqa: BLE001 - any reader failure is a data error
-            raise _error(f"cannot read categories file {path} as CSV: {exc}") from exc
+        except (Exception, pl.exceptions.PanicException) as exc:  # noqa: BLE001 - say it in words (a panic too)
+            raise _error(f"cannot read categories file {path} as CSV: {csv_problem(exc)}") from exc
         return frame, f"categories file {path}", "csv"
     if isinstance(source, Mapping):
         items = list(source.items())
@@ -63,7 +64,7 @@ def _rows(frame: pl.DataFrame, kind: str) -> str:
         where = "" if kind == "mapping" else f"row {rec['_row']}: "
         if kind == "csv":
             where = f"row {rec['_row']} (line {rec['_row'] + 1}): "
-        lines.append(f"  {where}asset_id={rec['asset_id']!r}, category={rec['category']!r}")
+        lines.append(f"  {where}asset_id={cell(rec['asset_id'])}, category={cell(rec['category'])}")
     more = f"\n  ... {frame.height - shown.height} more" if frame.height > shown.height else ""
     return "\n".join(lines) + more
 
@@ -84,7 +85,7 @@ def load_categories(source: Any, asset_ids: np.ndarray) -> np.ndarray:
     if missing:
         raise _error(
             f"{name}: missing required column(s) {', '.join(missing)}; expected columns asset_id, category "
-            f"(present: {', '.join(frame.columns) or 'none'})"
+            f"(present: {literal_list(frame.columns)})"
         )
     try:
         frame = frame.select(
@@ -92,7 +93,7 @@ def load_categories(source: Any, asset_ids: np.ndarray) -> np.ndarray:
             pl.col("category").cast(pl.Utf8).str.strip_chars(),
         ).with_row_index("_row", offset=1)
     except pl.exceptions.PolarsError as exc:
-        raise _error(f"{name}: asset_id and category must be text columns ({exc})") from exc
+        raise _error(f"{name}: asset_id and category must be text columns (UTF-8)") from exc
 
     bad_id = frame.filter(pl.col("asset_id").is_null() | (pl.col("asset_id") == ""))
     if bad_id.height:

@@ -305,6 +305,20 @@ def weights_for_members(ptr, cols, raw_score, decision_rows, rules):
     row. Each trade's weights sum to 1 (up to float rounding) unless it has no members.
     """
     r_count = ptr.shape[0] - 1
+    raw = np.empty(cols.shape[0])
+    for k in range(r_count):
+        a, b = ptr[k], ptr[k + 1]
+        if b > a:
+            lst = rules.list_of_trade[k] if rules.list_of_trade.shape[0] > 0 else -1
+            _raw_weights(rules, raw_score, decision_rows[k], cols[a:b], lst, raw[a:b])
+    return capped_weights(ptr, cols, raw, rules)
+
+
+@njit(cache=True)
+def capped_weights(ptr, cols, raw, rules):
+    """(nnz,) weights and (R,) flags from given (nnz,) raw weights of the members CSR (e.g. a custom
+    weighting rule's): the caps, floors, category caps and fixed weights of ``rules``, normalised."""
+    r_count = ptr.shape[0] - 1
     weight = np.zeros(cols.shape[0])
     flags = np.zeros(r_count, np.int64)
     # a trade without tiered caps, floors, category caps, list weights or a fixed-weight member is one uniform
@@ -323,9 +337,7 @@ def weights_for_members(ptr, cols, raw_score, decision_rows, rules):
         if m == 0:
             continue
         c = cols[a:b]
-        lst = rules.list_of_trade[k] if rules.list_of_trade.shape[0] > 0 else -1
-        raw = np.empty(m)
-        _raw_weights(rules, raw_score, decision_rows[k], c, lst, raw)
+        raw_k = raw[a:b]
         present = 0.0
         for j in range(m):
             if np.isfinite(rules.fixed[c[j]]):
@@ -335,17 +347,17 @@ def weights_for_members(ptr, cols, raw_score, decision_rows, rules):
         if simple and present == 0.0:
             if m * cap < 1.0:
                 flags[k] |= INFEASIBLE_CAP
-            w = cap_weights(raw, cap)
+            w = cap_weights(raw_k, cap)
             weight[a:b] = w
             continue
         w = np.empty(m)
-        got = _general(rules, c, raw, w)
+        got = _general(rules, c, raw_k, w)
         if got < 0:  # category caps cannot hold: weigh without them
             flags[k] |= INFEASIBLE_CATEGORY
             saved = rules.category_caps
             got = _general(WeightRules(rules.scheme, rules.max_weight, rules.rank_caps, rules.min_weight,
                                        rules.category, saved[:0], rules.fixed, rules.list_weights,
-                                       rules.list_of_trade), c, raw, w)
+                                       rules.list_of_trade), c, raw_k, w)
         flags[k] |= got
         weight[a:b] = w
     return weight, flags

@@ -139,6 +139,16 @@ def _eligible(panel, screens, k, d, t, idx, missing) -> int:
 
 
 @njit(cache=True)
+def eligible_columns(panel, screens, k, d, t):
+    """(m,) the eligible columns of trade k (decision row d, trade row t), ascending: the universe
+    screens of ``_eligible`` (custom selection and weighting rules start from these)."""
+    idx = np.empty(panel.price.shape[1], np.int64)
+    missing = np.zeros(1, np.int64)
+    m = _eligible(panel, screens, k, d, t, idx, missing)
+    return idx[:m].copy()
+
+
+@njit(cache=True)
 def _kth_smallest(values: np.ndarray, k: int) -> float:
     """The k-th smallest (0-based) of ``values``, which is reordered in place (quickselect)."""
     lo, hi = 0, values.shape[0] - 1

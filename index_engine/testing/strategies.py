@@ -50,7 +50,9 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
     or zero market caps on some rows, constant caps and exactly tied caps (exercising the asset_id
     tie-break); some are ``exchange_token``. A volume column (with zero days) is drawn unless
     ``volume`` says, and maybe a score column ``rating`` (0..10, some missing) for
-    ``universe.min_scores``. Always valid input: prices > 0, caps and volumes >= 0 where finite.
+    ``universe.min_scores``. Half the markets have ticker changes (``symbol_changes``): renames and
+    symbols first observed after the first row, so label look-ahead shows in the outputs. Always
+    valid input: prices > 0, caps and volumes >= 0 where finite.
     """
     n, t = draw(st.integers(min_assets, max_assets)), draw(st.integers(min_days, max_days))
     choices = CALENDARS if calendar is None else [calendar] if isinstance(calendar, str) else calendar
@@ -61,7 +63,7 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
     tail_df, vol = draw(st.sampled_from([30.0, 4.0, 2.5])), draw(st.floats(0.005, 0.2))
     ties = draw(st.booleans())
     has_volume = draw(st.booleans()) if volume is None else volume
-    has_score = draw(st.booleans())
+    has_score, renames = draw(st.booleans()), draw(st.booleans())
     start, rng = draw(st.integers(_DAY0, _DAY1)), np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
     n_risky = n - n_stable - n_excl
@@ -107,7 +109,24 @@ def markets(draw, min_assets: int = 2, max_assets: int = 25, min_days: int = 20,
                            "category": [cats[i] for i in o]})
     rating = np.where(rng.random((t, n)) < 0.1, np.nan, rng.integers(0, 11, (t, n)).astype(float))
     return panel_from_dense(days, ids[o], price[:, o], mc[:, o], None if volumes is None else volumes[:, o],
-                            assets, source="<hypothesis>", scores={"rating": rating[:, o]} if has_score else None)
+                            assets, source="<hypothesis>", scores={"rating": rating[:, o]} if has_score else None,
+                            symbol_changes=_ticker_changes(rng, assets["symbol"].to_list(), t) if renames else None)
+
+
+def _ticker_changes(rng, symbols: list[str], t: int) -> pl.DataFrame:
+    """Symbol histories (col, row, symbol) where some tickers change: about a third of the assets get
+    a first symbol observed only after row 0 (the asset_id is the label before) and/or 1-2 renames."""
+    cols, rows, syms = [], [], []
+    for j, base in enumerate(symbols):
+        cuts = [int(rng.integers(1, t)) if rng.random() < 0.15 else 0]
+        if rng.random() < 0.3:
+            cuts += rng.integers(cuts[0], t, int(rng.integers(1, 3))).tolist()
+        for k, row in enumerate(sorted(set(cuts))):
+            cols.append(j)
+            rows.append(row)
+            syms.append(base if k == 0 else f"{base}{k + 1}")
+    return pl.DataFrame({"col": cols, "row": rows, "symbol": syms}, schema={"col": pl.Int64, "row": pl.Int64,
+                                                                            "symbol": pl.Utf8})
 
 
 _SIGNAL_TYPES = ("total_market_cap_sma", "asset_price_sma", "sma_crossover", "ema_crossover", "breadth", "momentum",

@@ -126,7 +126,8 @@
     return Promise.all([p1, p2]);
   }
   function syncX() {
-    var ids = ["chart-perf", "chart-dd", "chart-signal"].filter(function (id) { return document.getElementById(id).on; });
+    var ids = ["chart-perf", "chart-dd", "chart-signal", "chart-roll-ret", "chart-roll-vol", "chart-roll-sharpe",
+               "chart-roll-beta"].filter(function (id) { return document.getElementById(id).on; });
     var busy = false;
     ids.forEach(function (id) {
       document.getElementById(id).on("plotly_relayout", function (ev) {
@@ -260,8 +261,39 @@
     }), CONFIG);
   }
 
+  // --------------------------------------------------------------------------------- rolling
+  function drawRolling() {
+    var RO = R.rolling, ids = ["chart-roll-ret", "chart-roll-vol", "chart-roll-sharpe", "chart-roll-beta"];
+    var full = RO && RO.ret.some(function (v) { return v != null; });
+    if (!full) {
+      ids.forEach(function (id, i) {
+        var el = document.getElementById(id);
+        el.classList.remove("chart"); el.style.height = "auto";
+        el.innerHTML = i ? "" : '<p class="muted">Not enough history: the run is shorter than one year.</p>';
+      });
+      return Promise.resolve();
+    }
+    var specs = [
+      { id: ids[0], y: RO.ret, name: "return", fmt: ".0%", hover: "%{y:.1%}", zero: true },
+      { id: ids[1], y: RO.vol, name: "volatility", fmt: ".0%", hover: "%{y:.1%}", zero: false },
+      { id: ids[2], y: RO.sharpe, name: "Sharpe", fmt: ".1f", hover: "%{y:.2f}", zero: true },
+      { id: ids[3], y: RO.beta, name: "beta", fmt: ".2f", hover: "%{y:.2f}",
+        zero: true }
+    ];
+    return Promise.all(specs.map(function (s) {
+      var el = document.getElementById(s.id);
+      if (!s.y) { el.classList.remove("chart"); el.style.height = "auto"; el.innerHTML = '<p class="muted">No benchmark: no beta.</p>'; return Promise.resolve(); }
+      return Plotly.newPlot(el, [{ x: R.dates, y: s.y, name: s.name, type: "scatter", mode: "lines", showlegend: false,
+        line: { color: COLORS.net, width: 1.4 }, hovertemplate: s.hover }], baseLayout({
+        yaxis: { tickformat: s.fmt, gridcolor: "#eef1f5", linecolor: "#cfd6e2", zeroline: s.zero, zerolinecolor: "#9aa3b2",
+                 title: { text: s.name } },
+        margin: { l: 64, r: 12, t: 6, b: 30 }
+      }), CONFIG);
+    }));
+  }
+
   function run() {
-    var jobs = [drawPerformance(), drawSignal(), setupHoldings(), drawWeights()];
+    var jobs = [drawPerformance(), drawSignal(), setupHoldings(), drawWeights(), drawRolling()];
     Promise.all(jobs).then(syncX).then(function () { document.body.setAttribute("data-charts", "ready"); },
       function (e) { document.body.setAttribute("data-charts", "error"); throw e; });
   }
