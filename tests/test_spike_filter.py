@@ -141,6 +141,27 @@ def test_the_panel_is_prepared_once_and_never_twice():
     assert int(np.isnan(clean.price).sum()) == 2 and not np.isnan(market.price).any()
 
 
+def test_the_filtered_panel_keeps_everything_but_the_spiked_cells():
+    """Every field of MarketData other than price, market cap, the asset table and the warnings is carried over
+    as is (a field added to MarketData must be carried too: this test names them all)."""
+    import dataclasses
+
+    market = _spiky_market()
+    clean = prepare_market(_cfg(10.0), market)
+    changed = {"price", "market_cap", "assets", "warnings"}
+    for f in dataclasses.fields(MarketData):
+        if f.name not in changed:
+            a, b = getattr(market, f.name), getattr(clean, f.name)
+            if isinstance(a, pl.DataFrame):
+                assert a.equals(b), f.name
+            elif isinstance(a, np.ndarray):
+                assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), f.name
+            else:
+                assert a == b or a is b, f.name
+    assert clean.assets.drop("last_date").equals(market.assets.drop("last_date"))
+    assert clean.warnings[:-1] == market.warnings and clean.warnings[-1].kind == "price_spike_filtered"
+
+
 def test_statistics_and_sweep_caches_follow_the_filter():
     market = _spiky_market()
     cache = PlanCache()

@@ -41,5 +41,5 @@ def filter_spikes(market: MarketData, factor: float, window: int) -> MarketData:
         dates=market.dates, asset_ids=market.asset_ids, price=np.where(mask, np.nan, market.price),
         market_cap=np.where(mask, np.nan, market.market_cap), volume=market.volume,
         assets=market.assets.drop(["first_date", "last_date"]), source=market.source,
-        warnings=(*market.warnings, warning), scores=market.scores,
+        warnings=(*market.warnings, warning), scores=market.scores, symbol_changes=market.symbol_changes,
     )

@@ -97,7 +97,7 @@ def spike_filtered(cfg: IndexConfig, market: MarketData) -> tuple[MarketData, in
     n = int(np.isnan(price).sum() - np.isnan(market.price).sum())
     assets = market.assets.drop(["first_date", "last_date"])
     return panel_from_dense(market.dates, market.asset_ids, price, cap, market.volume, assets, market.source,
-                            market.warnings, market.scores), n
+                            market.warnings, market.scores, market.symbol_changes), n
 
 
 def ranking_cap(cfg: IndexConfig, market: MarketData) -> np.ndarray:
