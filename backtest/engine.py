@@ -20,6 +20,7 @@ from index_engine.codes import STATUS_NAV_EXHAUSTED, STATUS_OK
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.errors import BacktestError, PlanError
+from index_engine.hygiene import panel_key, prepare_market
 from index_engine.kernels.portable import exp_array, log_array
 from index_engine.methodology import Methodology, split
 from index_engine.plan import IndexPlan, PlanCache, build_plan
@@ -74,6 +75,7 @@ def replay_inputs(cfg: IndexConfig, market: MarketData, plan: IndexPlan) -> Repl
             skippable=np.ascontiguousarray(plan.skippable, dtype=np.bool_), drift_band=float(plan.drift_band),
             stable_col=int(plan.stable_col),
             gas=gas_per_order(cfg, market, plan.trade_rows), initial_nav=float(cfg.backtest.initial_nav),
+            max_stale_days=-1 if cfg.prices.max_stale_days is None else int(cfg.prices.max_stale_days),
         ),
         costs=cost_spec(cfg),
     )
@@ -163,6 +165,7 @@ def _replay(spec: IndexConfig | Methodology, market: MarketData, benchmarks: boo
     from backtest.benchmarks import benchmark_configs
 
     cfg, custom = split(spec)
+    market = prepare_market(cfg, market)  # prices.spike_factor etc. (index_engine/hygiene.py), once for all
     plan = build_plan(spec, market)
     inputs = replay_inputs(cfg, market, plan)
     sim = simulate_plan(cfg, market, plan, inputs)
@@ -187,7 +190,8 @@ def backtest_statistics(spec: IndexConfig | Methodology, market: MarketData, cac
     every plan reuses the regime signal and the rebalance calendar.
     """
     cfg, custom = split(spec)
-    cache = cache or PlanCache()
+    market = prepare_market(cfg, market)
+    cache = (cache or PlanCache()).get(panel_key(cfg), PlanCache)  # one cache per prepared panel
     key = ("plan", cfg.plan_key(), custom.key() if custom is not None else ())
     plan = cache.get(key, lambda: build_plan(spec, market, cache))
     sim = simulate_plan(cfg, market, plan)

@@ -14,6 +14,7 @@ from collections import defaultdict
 import numpy as np
 import polars as pl
 
+from backtest.kernels import ORDER_DUST
 from index_engine.config import IndexConfig
 from index_engine.data.panel import MarketData
 from index_engine.methodology import Methodology, split
@@ -29,14 +30,20 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     NAV_pre at a trade date is reconstructed independently with the kernel's convention: the previous
     trade's quantities (before the first trade: initial_nav / stable price at the window start, in the
     stable sleeve) marked at each asset's last valid close on or before the date (the stable asset
-    likewise; cash at $1). The trade calendar, regime, eligibility, selection (incumbents = the
-    previous trade's selection), weights, order costs and reasons are re-derived from the config;
+    likewise; cash at $1). ``market`` is the panel given to ``run_backtest``: the spike filter
+    (``prices.spike_factor``) is re-derived first, and every rule reads the filtered panel. The trade
+    calendar, regime, eligibility, selection (incumbents = the previous trade's selection), weights,
+    order costs and reasons are re-derived from the config;
     legs left off target by ``min_order_usd`` / ``max_participation`` must be in ``result.unfilled``.
     """
     if result.summary.get("rules"):
         raise ValueError(f"check_result_invariants re-derives the config's own rules; this run used custom rules "
                          f"({', '.join(result.summary['rules'])}): check it with check_no_lookahead instead")
     cfg, c = result.config, result.config.costs
+    market, n_spikes = rules.spike_filtered(cfg, market)  # prices.spike_factor: the panel every rule reads
+    warned = (getattr(result, "summary", None) or {}).get("warnings", {})
+    req(warned.get("price_spike_filtered", {}).get("count", 0) == n_spikes,
+        f"warning price_spike_filtered {warned.get('price_spike_filtered')}, re-derived {n_spikes} spikes")
     stable, lag = cfg.stable.asset, cfg.rebalance.decision_lag
     days = market.dates.astype("datetime64[D]").astype(object).tolist()
     px, first = rules.ffill(market.price), market.assets["first_date"].to_list()
@@ -46,6 +53,11 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
     r0 = 0 if b.start is None else next(r for r, d in enumerate(days) if d >= b.start)
     r1 = len(days) - 1 if b.end is None else max(r for r, d in enumerate(days) if d <= b.end)
     req([n["date"] for n in nav] == days[r0 : r1 + 1], f"nav dates are not the window rows {r0}..{r1}")
+    band = cfg.stable.depeg_band
+    p_s = np.zeros(0) if stable == "cash" else market.price[r0: r1 + 1, market.asset_index(stable)]
+    n_depeg = sum(1 for p in p_s if p > 0 and abs(p - 1.0) > band) if band is not None else 0  # closes off $1 ± band
+    req(warned.get("stable_depeg", {}).get("count", 0) == n_depeg,
+        f"warning stable_depeg {warned.get('stable_depeg')}, re-derived {n_depeg} closes outside $1 ± {band}")
     frames = (result.holdings, result.transactions, getattr(result, "unfilled", None))
     hold, txs, unf = (rules.by_day(f) for f in frames)
     unf = {d: {u["asset_id"]: u for u in us} for d, us in unf.items()}
@@ -162,6 +174,11 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
                 req(x["side"] == "sell" or elig[market.asset_index(a)], f"{where}: bought an ineligible/unpriced asset")
             signed[a] = q / x["price"] if x["side"] == "buy" else -q / x["price"]
             old = book.get(a, 0.0)
+            # no float-residue order: a resize of a kept position above ORDER_DUST of it, a stable order above
+            # ORDER_DUST of NAV_pre (entries and exits are never dust)
+            size = pre if a == stable else max(old * mark(a, t), new.get(a, 0.0) * mark(a, t)) if old and a in new \
+                else 0.0
+            req(q > ORDER_DUST * size, f"{where}: a dust order of {q} USD (position {size})")
             zero_target = (a not in exp) if a != stable else bool(exp) and share >= 1
             why = ("entry" if t == start and bull else "delisted" if old and a != stable and
                    not market.price[t, market.asset_index(a)] > 0 else ("regime_entry" if bull else "regime_exit")
@@ -170,10 +187,18 @@ def check_result_invariants(result, market: MarketData, tol: float = 1e-9) -> No
             req(x["reason"] == why, f"{where}: reason {x['reason']!r}, expected {why!r}")
         for k in cost_cols:
             req(close(sums[k], n[k], tol, n["nav"]), f"{day}: transactions' {k} {sums[k]} != nav {k} {n[k]}")
+        stale = rules.stale_positions(cfg, market, t, [a for a in book if a != stable])
+        req(stale == {a for a, u in frozen.items() if u["reason"] == "stale_price"},
+            f"{day}: stale_price rows {sorted(a for a, u in frozen.items() if u['reason'] == 'stale_price')}, "
+            f"re-derived {sorted(stale)} (prices.max_stale_days={cfg.prices.max_stale_days})")
         for a, u in frozen.items():
             q = u["filled_notional"]
-            req(u["reason"] in ("min_order", "max_participation", "unfunded"),
+            req(u["reason"] in ("min_order", "max_participation", "unfunded", "stale_price"),
                 f"{day} {a}: unfilled reason {u['reason']!r}")
+            if u["reason"] == "stale_price":  # kept as it was: a sale of the whole position was due
+                req(q == 0 and u["side"] == "sell" and close(new.get(a, 0.0), book[a], tol)
+                    and close(u["requested_notional"], book[a] * mark(a, t), tol), f"{day} {a}: bad stale leg {u}")
+                continue
             if u["reason"] == "unfunded":  # the fillable orders could not pay their own costs: no trade at all
                 req(q == 0 and not txs.get(day), f"{day} {a}: an unfunded trade placed orders")
                 continue

@@ -35,10 +35,12 @@ REASON_NAMES = ("entry", "exit", "reweight", "regime_exit", "regime_entry", "del
 
 # ---- why an order was not (fully) filled (unfilled.parquet, column reason) -------------------------
 FREEZE_NONE = -1
+FREEZE_DUST = -2  # a resize that is float residue (backtest.kernels.solve.ORDER_DUST): not traded, not reported
 FREEZE_MIN_ORDER = 0
 FREEZE_PARTICIPATION = 1
 FREEZE_UNFUNDED = 2
-UNFILLED_REASONS = ("min_order", "max_participation", "unfunded")
+FREEZE_STALE = 3  # a held asset without a close at the trade date, within prices.max_stale_days
+UNFILLED_REASONS = ("min_order", "max_participation", "unfunded", "stale_price")
 
 # ---- outcome of the replay kernel ------------------------------------------------------------------
 STATUS_OK = 0

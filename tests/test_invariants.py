@@ -286,3 +286,25 @@ def test_sqrt_impact_solve_converges_or_names_the_cause():
         check_result_invariants(run_backtest(cfg, market), market)
     except BacktestError as exc:
         assert "please report" not in str(exc), exc
+
+
+def test_weights_do_not_depend_on_a_fixed_asset_listed_later():
+    """Regression (check_no_lookahead found it on a Hypothesis example): a weighting.fixed asset that exists
+    only later in the panel switched every earlier trade to the general water-filling path, whose weights
+    differ from the uniform-cap path in the last bits, so a run differed from the same run on data truncated
+    before that listing (amplified to 1e-12 in the requested notional of a small unfilled order)."""
+    rng = np.random.default_rng(3)
+    t = 30
+    price = np.exp(np.cumsum(rng.normal(0, 0.05, (t, 4)), axis=0))
+    price[:20, 3] = np.nan  # "late" is listed on day 20
+    cap = price * [3e9, 7e8, 1.1e8, 5e9]
+    ids = np.array(["a", "b", "c", "late"], dtype=object)
+    market = panel_from_dense(np.datetime64("2024-01-01") + np.arange(t), ids, price, cap, None,
+                              pl.DataFrame({"asset_id": list(ids)}))
+    cfg = IndexConfig.from_dict({"selection": {"top_n": 3}, "regime": {"signal": "none"},
+                                 "weighting": {"fixed": {"late": 0.5}, "max_weight": 0.6},
+                                 "rebalance": {"frequency": "every_observation", "decision_lag": 0}})
+    full, part = build_plan(cfg, market), build_plan(cfg, market.truncate(market.dates[15]))
+    for k in range(16):
+        assert full.targets.row(k)[1].tolist() == part.targets.row(k)[1].tolist()
+    assert check_no_lookahead(cfg, market, market.dates[15])

@@ -1,4 +1,4 @@
-"""The replay's numba kernels: the self-financing solve, the replay loop, the gross index level.
+"""The replay's numba kernels: the self-financing solve, the replay loop and its book, the gross index level.
 
 Typed boundary: inputs are NamedTuples (``ReplayMarket``, ``ReplayPlan``, ``CostSpec``, ``Legs``),
 outputs NamedTuples (``SimulationResult``, ``Fills``) whose logs are structured record arrays
@@ -13,10 +13,10 @@ from backtest.kernels.costs import CostSpec, LegCost, leg_cost, leg_costs
 from backtest.kernels.level import BASE_LEVEL, index_level
 from backtest.kernels.records import HOLDING_DTYPE, ORDER_DTYPE, UNFILLED_DTYPE
 from backtest.kernels.replay import STABLE_DUST, ReplayMarket, ReplayPlan, SimulationResult, simulate
-from backtest.kernels.solve import Fills, Legs, rebalance_legs, solve_post_trade_value
+from backtest.kernels.solve import ORDER_DUST, Fills, Legs, rebalance_legs, solve_post_trade_value
 
 __all__ = [
-    "BASE_LEVEL", "HOLDING_DTYPE", "ORDER_DTYPE", "STABLE_DUST", "UNFILLED_DTYPE", "CostSpec", "Fills", "LegCost",
-    "Legs", "ReplayMarket", "ReplayPlan", "SimulationResult", "index_level", "leg_cost", "leg_costs",
+    "BASE_LEVEL", "HOLDING_DTYPE", "ORDER_DTYPE", "ORDER_DUST", "STABLE_DUST", "UNFILLED_DTYPE", "CostSpec", "Fills",
+    "LegCost", "Legs", "ReplayMarket", "ReplayPlan", "SimulationResult", "index_level", "leg_cost", "leg_costs",
     "rebalance_legs", "simulate", "solve_post_trade_value",
 ]

@@ -4,8 +4,10 @@ Arrays in, records out (numba, ``cache=True``). Accounting is exact and self-fin
 with pre-trade value NAV_pre, target weights w (risk assets) and w_s (stable sleeve), the post-trade
 value x solves x = NAV_pre − Σ_i cost_i(|w_i·x − h_i|) (``kernels.solve``); new quantities are
 w_i·x / close_i, so post-trade weights equal the targets and NAV_pre − costs = NAV_post. Orders
-skipped for ``min_order_usd`` or capped by ``max_participation`` freeze their leg; the other legs
-keep their target proportions.
+skipped for ``min_order_usd`` or capped by ``max_participation`` freeze their leg, and so does a held
+asset without a close at the trade date whose last close is at most ``max_stale_days`` old (reason
+``stale_price``); the other legs keep their target proportions. Float-residue orders are never placed
+(``kernels.solve.ORDER_DUST``).
 
 ``simulate(market=ReplayMarket, plan=ReplayPlan, costs=CostSpec)`` → ``SimulationResult``. Its inputs
 are checked once, in Python, by ``backtest.engine.replay_inputs`` (shapes, dtypes, contiguity,
@@ -19,26 +21,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from backtest.kernels.book import Book, book_holdings, mark_to_market, record_orders
 from backtest.kernels.costs import CostSpec, leg_cost
-from backtest.kernels.records import HOLDING_DTYPE, ORDER_DTYPE, UNFILLED_DTYPE, grow
+from backtest.kernels.records import HOLDING_DTYPE, ORDER_DTYPE, UNFILLED_DTYPE
 from backtest.kernels.solve import Legs, rebalance_legs
-from index_engine.codes import (
-    FREEZE_NONE,
-    KIND_INITIAL,
-    KIND_REGIME_ENTRY,
-    KIND_REGIME_EXIT,
-    KIND_REGIME_SCALE,
-    REASON_DELISTED,
-    REASON_ENTRY,
-    REASON_EXIT,
-    REASON_REGIME_ENTRY,
-    REASON_REGIME_EXIT,
-    REASON_REGIME_SCALE,
-    REASON_REWEIGHT,
-    STATUS_NAV_EXHAUSTED,
-    STATUS_NO_CONVERGENCE,
-    STATUS_OK,
-)
+from index_engine.codes import FREEZE_NONE, FREEZE_STALE, STATUS_NAV_EXHAUSTED, STATUS_NO_CONVERGENCE, STATUS_OK
 
 #: A stable-sleeve target below this is float residue of risk weights summing to 1: treated as 0.
 STABLE_DUST = 1e-12
@@ -59,7 +46,9 @@ class ReplayMarket(NamedTuple):
 class ReplayPlan(NamedTuple):
     """The plan as arrays: window rows ``first``..``last``; (R,) ``trade_rows``, ``decision_rows``,
     ``trade_kind``; targets CSR ``ptr``/``col``/``weight``; (R,) ``skippable`` (drift-band candidates)
-    with ``drift_band``; ``stable_col`` (−1: cash); ``gas`` (R,) USD per order; ``initial_nav`` USD."""
+    with ``drift_band``; ``stable_col`` (−1: cash); ``gas`` (R,) USD per order; ``initial_nav`` USD;
+    ``max_stale_days``: a held asset without a close at a trade date whose last close is at most this many
+    calendar days old is not traded there (−1: never; it is sold as delisted)."""
 
     first: int
     last: int
@@ -74,6 +63,7 @@ class ReplayPlan(NamedTuple):
     stable_col: int
     gas: np.ndarray
     initial_nav: float
+    max_stale_days: int = -1
 
 
 class SimulationResult(NamedTuple):
@@ -102,52 +92,6 @@ class SimulationResult(NamedTuple):
     fail_at: int
 
 
-class _Book(NamedTuple):
-    """Mutable replay state shared by the helpers (arrays are updated in place)."""
-
-    qty: np.ndarray  # (N,) units held
-    last_px: np.ndarray  # (N,) last valid close seen
-    held: np.ndarray  # (N,) columns held, first n_held entries
-    target: np.ndarray  # (N,) scratch: the current trade's target weight per column
-    mark: np.ndarray  # (N,) scratch flags
-    involved: np.ndarray  # (N,) scratch: columns of the current trade's legs
-    counts: np.ndarray  # [n_held, n_orders, n_unfilled, n_holdings_records]
-
-
-@njit(cache=True)
-def _reason(kind, is_stable, held_before, target, has_close):
-    if kind == KIND_INITIAL:
-        return REASON_ENTRY
-    if (not is_stable) and held_before and not has_close:
-        return REASON_DELISTED
-    if kind == KIND_REGIME_EXIT:
-        return REASON_REGIME_EXIT
-    if kind == KIND_REGIME_ENTRY:
-        return REASON_REGIME_ENTRY
-    if not held_before:
-        return REASON_ENTRY
-    if target == 0.0:
-        return REASON_EXIT
-    if kind == KIND_REGIME_SCALE:
-        return REASON_REGIME_SCALE
-    return REASON_REWEIGHT
-
-
-@njit(cache=True)
-def _mark_to_market(book, price, t, stable_qty, sp):
-    """Update the last valid closes of the held assets at row t; return the portfolio value."""
-    n_held = book.counts[0]
-    for j in range(n_held):
-        i = book.held[j]
-        p = price[t, i]
-        if p > 0.0 and p < np.inf:
-            book.last_px[i] = p
-    value = stable_qty * sp
-    for j in range(n_held):
-        value += book.qty[book.held[j]] * book.last_px[book.held[j]]
-    return value
-
-
 @njit(cache=True)
 def _gather_legs(book, market, plan, costs, k, t, h_buf, w_buf, lin_buf, rate_buf, imp_buf, cap_buf, fell):
     """Collect the legs of trade k (held assets first, then new targets in column order) with their
@@ -169,6 +113,7 @@ def _gather_legs(book, market, plan, costs, k, t, h_buf, w_buf, lin_buf, rate_bu
                 book.mark[i] = True
                 m += 1
             book.last_px[i] = market.price[t, i]  # eligible ⇒ valid close at t
+            book.last_day[i] = market.days[t]
     w_risk = 0.0
     for j in range(m):
         i = book.involved[j]
@@ -186,6 +131,20 @@ def _gather_legs(book, market, plan, costs, k, t, h_buf, w_buf, lin_buf, rate_bu
             book.counts[4] += 1
         w_risk += w_buf[j]
     return m, w_risk
+
+
+@njit(cache=True)
+def _stale_legs(book, market, plan, t, m, fix_buf):
+    """FREEZE_STALE for each held leg of the trade at row t without a close there whose last close is at
+    most ``plan.max_stale_days`` old, FREEZE_NONE for every other leg (held legs come first)."""
+    fix_buf[:m] = FREEZE_NONE
+    if plan.max_stale_days < 0:
+        return
+    for j in range(book.counts[0]):
+        i = book.involved[j]
+        p = market.price[t, i]
+        if not (p > 0.0 and p < np.inf) and market.days[t] - book.last_day[i] <= plan.max_stale_days:
+            fix_buf[j] = FREEZE_STALE
 
 
 @njit(cache=True)
@@ -218,11 +177,12 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
     orders = np.empty(capacity, ORDER_DTYPE)
     unfilled = np.empty(64, UNFILLED_DTYPE)
     holdings = np.empty(capacity, HOLDING_DTYPE)
-    book = _Book(np.zeros(n), np.full(n, np.nan), np.empty(n, np.int64), np.zeros(n), np.zeros(n, np.bool_),
-                 np.empty(n, np.int64), np.zeros(5, np.int64))
+    book = Book(np.zeros(n), np.full(n, np.nan), np.zeros(n, np.int64), np.empty(n, np.int64), np.zeros(n),
+                 np.zeros(n, np.bool_), np.empty(n, np.int64), np.zeros(5, np.int64))
     fell = np.zeros(n, np.bool_)
     h_buf, w_buf, lin_buf, cap_buf = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     rate_buf, imp_buf = np.empty(n + 1), np.empty(n + 1)  # + the stable leg
+    fix_buf = np.empty(n, np.int8)
     stable_col = plan.stable_col
     stable_qty = plan.initial_nav / market.stable_price[first]
     k = 0
@@ -235,7 +195,7 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
             grown = stable_qty * market.stable_growth[t]
             stable_yield[o] = (grown - stable_qty) * sp
             stable_qty = grown
-        value = _mark_to_market(book, price, t, stable_qty, sp)
+        value = mark_to_market(book, price, market.days, t, stable_qty, sp)
         if k < n_trades and plan.trade_rows[k] == t:
             kind = plan.trade_kind[k]
             nav_pre = value
@@ -258,10 +218,11 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
                 lin_s = costs.fee_rate + costs.platform_rate + rate_s
             else:
                 rate_s, lin_s, imp_s, gas_s = 0.0, 0.0, 0.0, 0.0
+            _stale_legs(book, market, plan, t, m, fix_buf)
             fills = rebalance_legs(Legs(
                 h=h_buf[:m], w=w_buf[:m], lin=lin_buf[:m], impact=imp_buf[:m], cap=cap_buf[:m], h_s=h_stable,
                 w_s=w_stable, lin_s=lin_s, impact_s=imp_s, gas=plan.gas[k], gas_s=gas_s, max_impact=costs.max_impact,
-                min_order=costs.min_order, nav_pre=nav_pre,
+                min_order=costs.min_order, nav_pre=nav_pre, fixed=fix_buf[:m],
             ))
             if not fills.ok:
                 status, fail_at = STATUS_NO_CONVERGENCE, k
@@ -270,11 +231,11 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
                 status, fail_at = STATUS_NAV_EXHAUSTED, k
                 break
             rate_buf[m], imp_buf[m] = rate_s, imp_s  # the stable leg's own slippage parameters
-            orders, unfilled, to = _record_orders(book, market, plan, costs, k, t, o, kind, m, h_buf, w_buf, rate_buf,
+            orders, unfilled, to = record_orders(book, market, plan, costs, k, t, o, kind, m, h_buf, w_buf, rate_buf,
                                                   imp_buf, h_stable, w_stable, nav_pre, fills, sp, orders, unfilled,
                                                   day_cost)
             turnover[o] = 0.5 * to
-            holdings, stable_qty = _book_holdings(book, plan, t, m, fills, sp, holdings)
+            holdings, stable_qty = book_holdings(book, plan, t, m, fills, sp, holdings)
             value = stable_qty * sp
             for j in range(book.counts[0]):
                 value += book.qty[book.held[j]] * book.last_px[book.held[j]]
@@ -288,99 +249,3 @@ def simulate(market: ReplayMarket, plan: ReplayPlan, costs: CostSpec) -> Simulat
         day_cost[:, 2].copy(), day_cost[:, 3].copy(), n_hold, skipped, orders[: c[1]], unfilled[: c[2]],
         holdings[: c[3]], fell, c[4], status, fail_at,
     )
-
-
-@njit(cache=True)
-def _record_orders(book, market, plan, costs, k, t, o, kind, m, h_buf, w_buf, rate_buf, imp_buf, h_stable, w_stable,
-                   nav_pre, fills, sp, orders, unfilled, day_cost):
-    """Write the orders and unfilled orders of trade k; return the logs and Σ|Δweight| (two-way)."""
-    price = market.price
-    stable_col = plan.stable_col
-    x = fills.x
-    to = abs(fills.post_s / x - h_stable / nav_pre)
-    for j in range(m + 1):
-        is_stable = j == m
-        hj = h_stable if is_stable else h_buf[j]
-        dj = fills.trade_s if is_stable else fills.trade[j]
-        if j < m:
-            to += abs(fills.post[j] / x - hj / nav_pre)
-            if fills.frozen[j] != FREEZE_NONE:
-                n_un = book.counts[2]
-                unfilled = grow(unfilled, n_un + 1)
-                col = book.involved[j]
-                rec = unfilled[n_un]
-                rec.row = t
-                rec.col = col
-                rec.reason = fills.frozen[j]
-                rec.requested = fills.requested[j] if w_buf[j] * nav_pre > hj else -fills.requested[j]
-                rec.filled = abs(dj)
-                rec.price = book.last_px[col]
-                book.counts[2] += 1
-        if dj == 0.0 or (is_stable and stable_col < 0):
-            continue
-        col = stable_col if is_stable else book.involved[j]
-        px = sp if is_stable else book.last_px[col]
-        has_close = is_stable or (price[t, col] > 0.0 and price[t, col] < np.inf)
-        target = w_stable if is_stable else w_buf[j]
-        q = abs(dj)
-        slip = rate_buf[j] * q + min(imp_buf[j] * np.sqrt(q), costs.max_impact) * q
-        n_tx = book.counts[1]
-        orders = grow(orders, n_tx + 1)
-        rec = orders[n_tx]
-        rec.row = t
-        rec.col = col
-        rec.reason = _reason(kind, is_stable, hj != 0.0, target, has_close)
-        rec.quantity = dj / px
-        rec.price = px
-        rec.notional = q
-        rec.fee = costs.fee_rate * q
-        rec.platform_fee = costs.platform_rate * q
-        rec.slippage = slip
-        rec.gas = plan.gas[k]
-        day_cost[o, 0] += rec.fee
-        day_cost[o, 1] += rec.platform_fee
-        day_cost[o, 2] += rec.slippage
-        day_cost[o, 3] += rec.gas
-        book.counts[1] += 1
-    return orders, unfilled, to
-
-
-@njit(cache=True)
-def _book_holdings(book, plan, t, m, fills, sp, holdings):
-    """The new book after trade k: quantities and one holdings record per position (stable last)."""
-    x = fills.x
-    n_held = 0
-    for j in range(m):
-        i = book.involved[j]
-        v = fills.post[j]
-        if v > 0.0:
-            n_h = book.counts[3]
-            holdings = grow(holdings, n_h + 2)
-            book.qty[i] = v / book.last_px[i]
-            book.held[n_held] = i
-            n_held += 1
-            rec = holdings[n_h]
-            rec.row = t
-            rec.col = i
-            rec.quantity = book.qty[i]
-            rec.price = book.last_px[i]
-            rec.value = v
-            rec.weight = v / x
-            book.counts[3] += 1
-        else:
-            book.qty[i] = 0.0
-    book.counts[0] = n_held
-    v_s = fills.post_s
-    stable_qty = v_s / sp
-    if v_s > 0.0:
-        n_h = book.counts[3]
-        holdings = grow(holdings, n_h + 1)
-        rec = holdings[n_h]
-        rec.row = t
-        rec.col = plan.stable_col
-        rec.quantity = stable_qty
-        rec.price = sp
-        rec.value = v_s
-        rec.weight = v_s / x
-        book.counts[3] += 1
-    return holdings, stable_qty

@@ -17,6 +17,7 @@ from index_engine.config.methodology import (
     UniverseConfig,
     WeightingConfig,
 )
+from index_engine.config.prices import PricesConfig
 from index_engine.config.regime import BreadthConfig, SignalConfig
 from index_engine.config.replay import BacktestConfig, CostsConfig, ReplayConfig, SlippageConfig
 from index_engine.config.run import BenchmarksConfig, DataConfig, RunSettings, SyntheticConfig
@@ -25,7 +26,7 @@ from index_engine.errors import ConfigError
 
 __all__ = [
     "WEEKDAYS", "BacktestConfig", "BenchmarksConfig", "BreadthConfig", "ConfigError", "CostsConfig", "DataConfig",
-    "IndexConfig", "MarketCapConfig", "MethodologyConfig", "RebalanceConfig", "RegimeConfig", "ReplayConfig",
-    "RunSettings", "SelectionConfig", "SignalConfig", "SlippageConfig", "StableConfig", "SyntheticConfig",
-    "UniverseConfig", "WeightingConfig", "read_yaml",
+    "IndexConfig", "MarketCapConfig", "MethodologyConfig", "PricesConfig", "RebalanceConfig", "RegimeConfig",
+    "ReplayConfig", "RunSettings", "SelectionConfig", "SignalConfig", "SlippageConfig", "StableConfig",
+    "SyntheticConfig", "UniverseConfig", "WeightingConfig", "read_yaml",
 ]

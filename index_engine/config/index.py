@@ -32,6 +32,7 @@ from index_engine.config.methodology import (
     UniverseConfig,
     WeightingConfig,
 )
+from index_engine.config.prices import PricesConfig
 from index_engine.config.replay import BacktestConfig, CostsConfig, ReplayConfig
 from index_engine.config.run import BenchmarksConfig, DataConfig, RunSettings
 from index_engine.config.yaml_io import format_validation_error, read_yaml, show_value
@@ -50,6 +51,7 @@ class IndexConfig(Section):
     rebalance: RebalanceConfig = RebalanceConfig()
     regime: RegimeConfig = RegimeConfig()
     stable: StableConfig = StableConfig()
+    prices: PricesConfig = PricesConfig()
     costs: CostsConfig = CostsConfig()
     backtest: BacktestConfig = BacktestConfig()
     benchmarks: BenchmarksConfig = BenchmarksConfig()

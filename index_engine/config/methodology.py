@@ -11,6 +11,7 @@ from typing import Literal, Optional
 from pydantic import field_validator, model_validator
 
 from index_engine.config.base import Section, key
+from index_engine.config.prices import PricesConfig
 from index_engine.config.regime import RegimeConfig
 from index_engine.data.categories import CATEGORIES
 
@@ -238,6 +239,11 @@ class StableConfig(Section):
         doc="The stable sleeve earns this yield (T-bills, stablecoin lending): between consecutive observations its "
             "units grow by (1 + yield_apr)^(calendar days / 365). Shown as `stable_yield` in nav.parquet and in the "
             "statistics; not a cost, never applied to the risk assets.")
+    depeg_band: Optional[float] = key(
+        0.02, gt=0, lt=1, allowed="> 0 and < 1, fraction of $1, or `null` (no check)",
+        doc="When `asset` is priced, warn (`stable_depeg` in summary.json, with dates and prices) if one of its closes "
+            "inside the backtest window is outside $1 ± this band. Only a warning: the sleeve is always valued at its "
+            "price. Ignored for `cash`.")
 
 
 class MethodologyConfig(Section):
@@ -250,3 +256,4 @@ class MethodologyConfig(Section):
     rebalance: RebalanceConfig = RebalanceConfig()
     regime: RegimeConfig = RegimeConfig()
     stable: StableConfig = StableConfig()
+    prices: PricesConfig = PricesConfig()

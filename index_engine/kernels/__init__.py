@@ -7,6 +7,7 @@ callers name every field.
 """
 
 from index_engine.kernels.capping import cap_weights, waterfill, weights_for_members
+from index_engine.kernels.cleaning import spike_mask
 from index_engine.kernels.regime import breadth_share, ema, regime_machine, regime_states
 from index_engine.kernels.rolling import (
     ewma_of_valid,
@@ -31,6 +32,7 @@ __all__ = [
     "rolling_mean",
     "select_members",
     "sma_of_valid",
+    "spike_mask",
     "trailing_daily_vol",
     "trailing_mean",
     "waterfill",

@@ -321,13 +321,11 @@ def capped_weights(ptr, cols, raw, rules):
     r_count = ptr.shape[0] - 1
     weight = np.zeros(cols.shape[0])
     flags = np.zeros(r_count, np.int64)
+    # a trade without tiered caps, floors, category caps, list weights or a fixed-weight member is one uniform
+    # cap: the classic path, whether or not a fixed-weight asset exists elsewhere in the panel (the same trade
+    # must get the same bits on a panel truncated before that asset is listed)
     simple = (rules.rank_caps.shape[0] == 0 and rules.min_weight <= 0.0 and rules.category_caps.shape[0] == 0
               and rules.list_weights.shape[0] == 0)
-    if simple:
-        for i in range(rules.fixed.shape[0]):
-            if np.isfinite(rules.fixed[i]):
-                simple = False
-                break
     cap = rules.max_weight if 0.0 < rules.max_weight < 1.0 else 1.0
     n_fixed_total = 0.0
     for i in range(rules.fixed.shape[0]):
@@ -340,7 +338,13 @@ def capped_weights(ptr, cols, raw, rules):
             continue
         c = cols[a:b]
         raw_k = raw[a:b]
-        if simple:
+        present = 0.0
+        for j in range(m):
+            if np.isfinite(rules.fixed[c[j]]):
+                present += 1.0
+        if present < n_fixed_total:
+            flags[k] |= FIXED_MISSING
+        if simple and present == 0.0:
             if m * cap < 1.0:
                 flags[k] |= INFEASIBLE_CAP
             w = cap_weights(raw_k, cap)
@@ -355,11 +359,5 @@ def capped_weights(ptr, cols, raw, rules):
                                        rules.category, saved[:0], rules.fixed, rules.list_weights,
                                        rules.list_of_trade), c, raw_k, w)
         flags[k] |= got
-        present = 0.0
-        for j in range(m):
-            if np.isfinite(rules.fixed[c[j]]):
-                present += 1.0
-        if present < n_fixed_total:
-            flags[k] |= FIXED_MISSING
         weight[a:b] = w
     return weight, flags

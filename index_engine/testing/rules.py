@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from index_engine.config import WEEKDAYS, IndexConfig
-from index_engine.data.panel import MarketData
+from index_engine.data.panel import MarketData, panel_from_dense
 
 
 def req(ok, msg: str) -> None:
@@ -73,6 +73,31 @@ def reconstitutions(days: list, rb, list_dates: list) -> np.ndarray:
         if later:
             out[later[0]] = True
     return out
+
+
+def spike_filtered(cfg: IndexConfig, market: MarketData) -> tuple[MarketData, int]:
+    """(the panel with ``prices.spike_factor``'s spikes removed, the number removed): a close is a spike when
+    it is more than the factor above, or below 1/factor of, the median of the asset's last ``spike_window``
+    valid closes before it (all of them while fewer; judged from the 4th valid close on); its price and
+    market cap become NaN. The median reads the raw closes, flagged ones included."""
+    f, w = cfg.prices.spike_factor, cfg.prices.spike_window
+    if f is None:
+        return market, 0
+    price, cap = market.price.copy(), market.market_cap.copy()
+    for i in range(market.n_assets):
+        rows = np.flatnonzero(np.isfinite(market.price[:, i]) & (market.price[:, i] > 0))
+        v = market.price[rows, i]
+        ref = np.full(v.size, np.nan)
+        for k in range(3, min(w, v.size)):
+            ref[k] = np.median(v[:k])
+        if v.size > w:  # the full windows at once: ref[k] = median of v[k - w : k]
+            ref[w:] = np.median(np.lib.stride_tricks.sliding_window_view(v, w)[:-1], axis=1)
+        bad = rows[(v > ref * f) | (v * f < ref)]
+        price[bad, i] = cap[bad, i] = np.nan
+    n = int(np.isnan(price).sum() - np.isnan(market.price).sum())
+    assets = market.assets.drop(["first_date", "last_date"])
+    return panel_from_dense(market.dates, market.asset_ids, price, cap, market.volume, assets, market.source,
+                            market.warnings, market.scores, market.symbol_changes), n
 
 
 def ranking_cap(cfg: IndexConfig, market: MarketData) -> np.ndarray:
@@ -212,6 +237,20 @@ def order_costs(cfg: IndexConfig, market: MarketData, t: int, col: int, q: float
     gas = c.gas_usd + (c.gas_units * c.gas_price_gwei * 1e-9 * px[t, market.asset_index(c.gas_asset)]
                        if c.gas_units and c.gas_price_gwei else 0.0)
     return slip, gas, (c.max_participation * adv if c.max_participation and adv > 0 else math.inf)
+
+
+def stale_positions(cfg: IndexConfig, market: MarketData, t: int, held: list) -> set:
+    """The held risk assets (asset_ids in ``held``) a trade at row t must leave untraded under
+    ``prices.max_stale_days``: no valid close at t, and a last valid close at most that many calendar days
+    before t (a longer gap: sold as delisted)."""
+    limit = cfg.prices.max_stale_days
+    out: set = set()
+    for a in held if limit is not None else ():
+        p = market.price[: t + 1, market.asset_index(a)]
+        ok = np.isfinite(p) & (p > 0)
+        if not ok[t] and ok.any() and (market.dates[t] - market.dates[np.flatnonzero(ok)[-1]]).astype(int) <= limit:
+            out.add(a)
+    return out
 
 
 def by_day(frame: Optional[pl.DataFrame]) -> dict:

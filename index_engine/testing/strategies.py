@@ -203,7 +203,10 @@ def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets
     initial_nav 1e3..1e7 and, when ``dates`` is given, an optional backtest start/end inside them.
     The published-index vocabulary is drawn too: smoothed market caps (EWMA/SMA), quarterly calendars,
     a reconstitution calendar with a drift band, a composite rank (when ``volume``), a time buffer,
-    replacement of dropped members, tiered caps, a floor, a category cap and fixed weights.
+    replacement of dropped members, tiered caps, a floor, a category cap and fixed weights. Data hygiene:
+    ``prices.max_stale_days`` 1, 3, 10 or 30, ``prices.spike_factor`` 1.5, 3 or 10 (the fat-tailed markets
+    move up to ~4.5× a day, so a low factor flags many closes) with ``spike_window`` 3..9, ``stable.depeg_band``
+    0.001, 0.005 or null (the drawn stablecoins stay within $1 ± 0.02).
     """
     top_n, ids, scores = draw(st.integers(1, 30)), list(asset_ids or []), list(scores)
     maybe = lambda: draw(st.integers(0, 3)) == 0  # noqa: E731 - an optional key, drawn 1 time in 4
@@ -264,11 +267,15 @@ def index_configs(draw, asset_ids: Optional[Sequence[str]] = None, stable_assets
     if maybe():
         rebalance.update(reconstitution=draw(st.sampled_from(["weekly", "monthly", "quarterly"])),
                          drift_band=draw(st.sampled_from([0.0, 0.001, 0.02, 0.2])))
+    depeg = {"depeg_band": draw(st.sampled_from([0.001, 0.005, None]))} if maybe() else {}
+    prices = {k: draw(v) for k, v in (("max_stale_days", st.sampled_from([1, 3, 10, 30])),
+                                      ("spike_factor", st.sampled_from([1.5, 3.0, 10.0])),
+                                      ("spike_window", st.integers(3, 9))) if maybe()}
     return IndexConfig.from_dict({
         "name": "hypothesis", "market_cap": market_cap, "universe": universe, "selection": sel, "regime": regime,
         "backtest": backtest, "costs": costs, "stable": {"asset": draw(st.sampled_from(["cash", *stable_assets])),
-                                                               "yield_apr": stable_yield},
-        "weighting": weighting, "rebalance": rebalance,
+                                                               "yield_apr": stable_yield, **depeg},
+        "weighting": weighting, "rebalance": rebalance, "prices": prices,
     }, source="<hypothesis>")
 
 
