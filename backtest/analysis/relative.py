@@ -109,16 +109,19 @@ def relative_stats(nav, bench_nav, dates, initial_values: tuple[float, float] | 
                 rc = r - r.mean()
                 corr = float(np.mean(bc * rc)) / math.sqrt(float(np.mean(bc * bc)) * float(np.mean(rc * rc)))
                 out["correlation"] = _num(min(1.0, max(-1.0, corr)))
-    out["up_capture"] = _capture(r, b, b > 0, ppy)
-    out["down_capture"] = _capture(r, b, b < 0, ppy)
+    out["up_capture"] = _capture(r, b, b > 0)
+    out["down_capture"] = _capture(r, b, b < 0)
     return out
 
 
-def _capture(r: np.ndarray, b: np.ndarray, mask: np.ndarray, ppy: float) -> Optional[float]:
-    """annualised_growth(r over ``mask``) / annualised_growth(b over ``mask``); None if undefined."""
+def _capture(r: np.ndarray, b: np.ndarray, mask: np.ndarray) -> Optional[float]:
+    """Geometric mean return per period of r over ``mask`` / that of b; None if undefined.
+
+    Not annualised: raising each side to ppy / |mask| (empyrical's convention) turns a ratio of daily
+    means of 1.5 % / 2.5 % into (1.015³⁶⁵ − 1) / (1.025³⁶⁵ − 1) ≈ 0.03, and any two down sides into ≈ 1."""
     if not mask.any():
         return None
-    gr, gb = annualised_growth(r[mask], ppy), annualised_growth(b[mask], ppy)
+    gr, gb = annualised_growth(r[mask], 1.0), annualised_growth(b[mask], 1.0)
     if gr is None or gb is None or gb == 0.0:
         return None
     return _num(gr / gb)
