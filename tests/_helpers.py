@@ -1,9 +1,10 @@
 """Helpers shared by the tests (tests never import each other): tiny hand-made markets and long
-frames, the shared data folder, kernel shortcuts and the golden runs' pins."""
+frames, the shared data folder, kernel and statistics shortcuts and the golden runs' pins."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import warnings
 from pathlib import Path
@@ -78,6 +79,14 @@ BASIC = [
 def write_csv(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+# ---- statistics (tests/test_stats.py, tests/test_stats_breakdowns.py) -----------------------------------
+SQ365 = math.sqrt(365.0)
+
+
+def daily(start: str, n: int) -> np.ndarray:
+    return np.datetime64(start, "D") + np.arange(n)
 
 
 def select_rows(score, eligible, active=None, top_n=1, entry=None, exit_=None, reselect=None, review=None,
