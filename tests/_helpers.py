@@ -1,8 +1,10 @@
-"""Helpers shared by the tests (tests never import each other): tiny hand-made markets, the shared
-data folder, kernel shortcuts and the golden runs' pins."""
+"""Helpers shared by the tests (tests never import each other): tiny hand-made markets and long
+frames, the shared data folder, kernel and statistics shortcuts and the golden runs' pins."""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 import warnings
 from pathlib import Path
@@ -46,6 +48,45 @@ def make_market(
         None if volume is None else np.asarray(volume, dtype=float)[:, order],
         pl.DataFrame({"asset_id": [ids[i] for i in order], "category": [cats[i] for i in order]}),
     )
+
+
+# ---- long-format input for the loaders (tests/test_loaders.py, tests/test_loaders_validation.py) --------
+def long_frame(rows: list[tuple], volume: bool = True, names: bool = True) -> pl.DataFrame:
+    """rows: (date, asset_id, price, mcap[, volume[, symbol[, name]]])."""
+    cols = ["date", "asset_id", "price_usd", "market_cap_usd", "volume_24h_usd", "symbol", "name"]
+    width = max(len(r) for r in rows)
+    data = {c: [r[i] if i < len(r) else None for r in rows] for i, c in enumerate(cols[:width])}
+    schema = {"date": pl.Date, "asset_id": pl.Utf8, "price_usd": pl.Float64, "market_cap_usd": pl.Float64,
+              "volume_24h_usd": pl.Float64, "symbol": pl.Utf8, "name": pl.Utf8}
+    frame = pl.DataFrame(data, schema={c: schema[c] for c in data})
+    if not volume and "volume_24h_usd" in frame.columns:
+        frame = frame.drop("volume_24h_usd")
+    if not names:
+        frame = frame.drop([c for c in ("symbol", "name") if c in frame.columns])
+    return frame
+
+
+BASIC = [
+    (dt.date(2020, 1, 1), "bitcoin", 7200.0, 130e9, 1e9, "BTC", "Bitcoin"),
+    (dt.date(2020, 1, 1), "ethereum", 130.0, 14e9, 5e8, "ETH", "Ethereum"),
+    (dt.date(2020, 1, 2), "bitcoin", 7000.0, 127e9, None, "BTC", "Bitcoin"),
+    (dt.date(2020, 1, 2), "ethereum", 127.0, None, 4e8, "ETH", "Ethereum"),
+    (dt.date(2020, 1, 3), "bitcoin", 7300.0, 132e9, 9e8, "BTC", "Bitcoin"),
+    (dt.date(2020, 1, 3), "tether", 1.0, 4e9, 2e10, "USDT", "Tether"),
+]
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# ---- statistics (tests/test_stats.py, tests/test_stats_breakdowns.py) -----------------------------------
+SQ365 = math.sqrt(365.0)
+
+
+def daily(start: str, n: int) -> np.ndarray:
+    return np.datetime64(start, "D") + np.arange(n)
 
 
 def select_rows(score, eligible, active=None, top_n=1, entry=None, exit_=None, reselect=None, review=None,
