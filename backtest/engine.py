@@ -176,11 +176,8 @@ def _replay(spec: IndexConfig | Methodology, market: MarketData, benchmarks: boo
             bspec = custom.without("regime").with_config(bcfg) if custom is not None and name == "no_regime" else bcfg
             bench.append((name, _replay(bspec, market, benchmarks=False, digest=False)))
     warning = fallback_warning(cfg, market, sim.fell_back, sim.n_fell_back)
-    result = build_result(cfg, market, plan, sim, level, bench, () if warning is None else (warning,),
-                          contributions=digest)
-    if custom is not None:
-        result.summary["rules"] = custom.describe()
-    return result
+    return build_result(cfg, market, plan, sim, level, bench, () if warning is None else (warning,),
+                        contributions=digest, rules=None if custom is None else custom.describe())
 
 
 def backtest_statistics(spec: IndexConfig | Methodology, market: MarketData, cache: PlanCache | None = None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -206,10 +207,12 @@ def build_result(
     benchmarks: Sequence[tuple[str, BacktestResult]] = (),
     cost_warnings: tuple = (),
     contributions: bool = True,
+    rules: dict | None = None,
 ) -> BacktestResult:
-    """The ``BacktestResult`` of a replay: statistics and the summary (summary.json) now, the frames
-    when they are first read. ``contributions`` False leaves the summary's contributions digest out
-    (null), as for the benchmarks' own runs."""
+    """The ``BacktestResult`` of a replay: the statistics now; the summary (summary.json) and the
+    frames when they are first read. ``contributions`` False leaves the summary's contributions
+    digest out (null), as for the benchmarks' own runs; ``rules`` is the summary's ``rules`` entry
+    (a custom methodology's description)."""
     switches = regime_switch_dates(market, plan)
     stats = run_statistics(cfg, market, plan, sim)
     rows = np.arange(plan.first_row, plan.last_row + 1)
@@ -218,31 +221,36 @@ def build_result(
                           len(switches), initial_value=1000.0)
     kinds, counts = np.unique(plan.trade_kind, return_counts=True)
     stats["n_trades_by_kind"] = {KIND_NAMES[k]: int(c) for k, c in zip(kinds, counts)}
-    warnings = {w.kind: {"count": w.count, "message": w.message, "examples": list(w.examples)}
-                for w in (*market.warnings, *plan.warnings, *cost_warnings)}
-    summary = {
-        "index": cfg.name,
-        "statistics": stats,
-        "gross": gross,
-        "benchmarks": {name: r.stats for name, r in benchmarks},
-        "relative": relative_section(market.dates[rows], sim.nav, cfg.backtest.initial_nav, benchmarks),
-        "contributions": contributions_section(market, plan, sim,
-                                               np.asarray(REGIME_NAMES)[regime_codes(plan.share_at[rows])])
-        if contributions else None,
-        "regime_switches": switches,
-        "warnings": warnings,
-        "data": {
-            "source": market.source,
-            "sha256": market.content_hash(),
-            "n_dates": market.n_dates,
-            "n_assets": market.n_assets,
-            "first_date": str(market.dates[0]),
-            "last_date": str(market.dates[-1]),
-        },
-        "config": cfg.resolved(),
-        "config_sha256": cfg.config_hash(),
-        "version": __version__,
-    }
+    def make_summary() -> dict[str, Any]:
+        warnings = {w.kind: {"count": w.count, "message": w.message, "examples": list(w.examples)}
+                    for w in (*market.warnings, *plan.warnings, *cost_warnings)}
+        summary = {
+            "index": cfg.name,
+            "statistics": stats,
+            "gross": gross,
+            "benchmarks": {name: r.stats for name, r in benchmarks},
+            "relative": relative_section(market.dates[rows], sim.nav, cfg.backtest.initial_nav, benchmarks),
+            "contributions": contributions_section(market, plan, sim,
+                                                   np.asarray(REGIME_NAMES)[regime_codes(plan.share_at[rows])])
+            if contributions else None,
+            "regime_switches": switches,
+            "warnings": warnings,
+            "data": {
+                "source": market.source,
+                "sha256": market.content_hash(),
+                "n_dates": market.n_dates,
+                "n_assets": market.n_assets,
+                "first_date": str(market.dates[0]),
+                "last_date": str(market.dates[-1]),
+            },
+            "config": cfg.resolved(),
+            "config_sha256": cfg.config_hash(),
+            "version": __version__,
+        }
+        if rules is not None:
+            summary["rules"] = rules
+        return summary
+
     bench = list(benchmarks)
     frames = {
         "nav": Lazy(lambda: nav_frame(market, plan, sim, level)),
@@ -251,4 +259,4 @@ def build_result(
         "benchmarks": Lazy(lambda: benchmarks_frame(bench)),
         "unfilled": Lazy(lambda: unfilled_frame(market, sim)),
     }
-    return BacktestResult(config=cfg, stats=stats, summary=summary, plan=plan, frames=frames)
+    return BacktestResult(config=cfg, stats=stats, summary=Lazy(make_summary), plan=plan, frames=frames)

@@ -43,7 +43,7 @@ class Lazy:
 FRAMES = ("nav", "holdings", "transactions", "benchmarks", "unfilled")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class BacktestResult:
     """Outputs of ``run_backtest`` (polars frames; call ``.to_pandas()`` on any of them for pandas).
 
@@ -55,14 +55,29 @@ class BacktestResult:
     benchmarks: long frame (date, benchmark, nav, index_level) of the ``benchmarks:`` series.
     unfilled: orders skipped (``costs.min_order_usd``) or cut (``costs.max_participation``).
 
-    The frames are built from the replay's records the first time they are read.
+    The frames and the summary are built from the replay's records the first time they are read.
     """
 
     config: IndexConfig
     stats: dict
-    summary: dict
     plan: IndexPlan
-    frames: dict[str, Lazy] = field(default_factory=dict, repr=False)
+    frames: dict[str, Lazy] = field(repr=False)
+    _summary: Lazy = field(repr=False)
+
+    def __init__(self, config: IndexConfig, stats: dict, summary: dict | Lazy, plan: IndexPlan,
+                 frames: dict[str, Lazy] | None = None) -> None:
+        """``summary``: the dict, or a ``Lazy`` that builds it when it is first read."""
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "stats", stats)
+        object.__setattr__(self, "plan", plan)
+        object.__setattr__(self, "frames", dict(frames or {}))
+        object.__setattr__(self, "_summary", summary if isinstance(summary, Lazy) else Lazy.of(summary))
+
+    @property
+    def summary(self) -> dict:
+        """summary.json's content: stats, relative statistics, contributions, regime switches,
+        warnings, config and hashes (built the first time it is read)."""
+        return self._summary.get()
 
     @property
     def nav(self) -> pl.DataFrame:
@@ -96,7 +111,7 @@ class BacktestResult:
         if unknown:
             raise TypeError(f"unknown frames {sorted(unknown)}; expected some of {FRAMES}")
         merged = {**self.frames, **{k: Lazy.of(v) for k, v in frames.items() if v is not None}}
-        return BacktestResult(self.config, self.stats, self.summary, self.plan,
+        return BacktestResult(self.config, self.stats, self._summary, self.plan,
                               {k: v for k, v in merged.items() if frames.get(k, True) is not None})
 
     def __repr__(self) -> str:
@@ -104,7 +119,7 @@ class BacktestResult:
         from backtest.formatting import integer, num, pct
 
         s = self.stats
-        return (f"<BacktestResult {self.summary.get('index') or self.config.name}: {s.get('start')} → "
+        return (f"<BacktestResult {self.config.name}: {s.get('start')} → "
                 f"{s.get('end')}, CAGR {pct(s.get('cagr'))}, Sharpe {num(s.get('sharpe'))}, max drawdown "
                 f"{pct(s.get('max_drawdown'))}, {integer(s.get('n_transactions'))} trades>")
 

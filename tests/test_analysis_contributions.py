@@ -137,3 +137,17 @@ def test_bad_inputs_are_named():
     other = MarketData.synthetic(seed=5, n_assets=40, days=100, start="2020-03-15", n_stablecoins=2)
     with pytest.raises(ValueError, match="market"):
         contributions(res.holdings, res.transactions, res.nav, other, cfg.stable.asset, "all")
+
+
+def test_the_summary_is_built_when_first_read(monkeypatch):
+    """run_backtest computes the statistics; the summary (contributions digest, relative statistics,
+    hashes) waits until someone reads it, as the frames do."""
+    import backtest.outputs
+
+    calls = []
+    real = backtest.outputs.contributions_section
+    monkeypatch.setattr(backtest.outputs, "contributions_section", lambda *a: calls.append(1) or real(*a))
+    cfg = IndexConfig.from_dict({"selection": {"top_n": 8}, "regime": {"window": 30}})
+    res = run_backtest(cfg, market())
+    assert calls == [] and res.stats["n_transactions"] > 0
+    assert res.summary["contributions"]["all"] and res.summary is res.summary and calls == [1]
