@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index_engine.config import WeightingConfig
-from index_engine.kernels import cap_weights, regime_states, rolling_mean, weights_for_members
+from index_engine.kernels import cap_weights, positive_row_sum, regime_states, rolling_mean, weights_for_members
 from index_engine.kernels.capping import INFEASIBLE_CAP
 from index_engine.weighting import weight_rules
 from tests._helpers import select_rows
@@ -166,3 +166,23 @@ def test_regime_undefined_sma_counts_as_bull_and_resets_confirmation():
     signal = np.array([50, 50, 90, 90, 90, 90, 90], float)
     assert regime_states(signal, sma, 0.0, 2).tolist() == [1, 1, 1, 0, 0, 0, 0]
     assert regime_states(signal, sma, 0.0, 3).tolist() == [1, 1, 1, 1, 1, 1, 1]
+
+
+@given(st.integers(1, 11), st.integers(1, 9), st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_positive_row_sum_adds_each_row_in_column_order(t_count, n, seed):
+    """Bit for bit the plain left-to-right sum of each row's finite positive values over the chosen
+    columns, whatever T is modulo the kernel's four-row batches."""
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(0.0, 8.0, (t_count, n)) * rng.choice([1.0, -1.0], (t_count, n), p=[0.8, 0.2])
+    x[rng.random((t_count, n)) < 0.2] = np.nan
+    x[rng.random((t_count, n)) < 0.05] = np.inf
+    columns = np.flatnonzero(rng.random(n) < 0.7)
+    expected = np.zeros(t_count)
+    for t in range(t_count):
+        s = 0.0
+        for i in columns:
+            if 0.0 < x[t, i] < np.inf:
+                s += x[t, i]
+        expected[t] = s
+    assert positive_row_sum(x, columns).tobytes() == expected.tobytes()
