@@ -1,4 +1,5 @@
-"""Shared helpers of the run-folder tests: a small real run, checksums, and ways to damage a folder."""
+"""Shared helpers of the run-folder tests: a small real run, checksums, ways to damage a folder, and
+the CLI called in-process."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 
 import polars as pl
 
@@ -111,3 +113,18 @@ def sweep_row(frame: pl.DataFrame) -> pl.DataFrame:
     from backtest.stats import ROW_STATS
 
     return frame.with_columns(*(pl.lit(0.5).alias(k) for k in ROW_STATS if k != "sharpe"))
+
+
+def run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """``index-engine *args`` in this process (wide terminal): its exit code, stdout and stderr."""
+    from backtest.cli import entrypoint
+
+    monkeypatch.setenv("COLUMNS", "500")
+    monkeypatch.setattr(sys, "argv", ["index-engine", *map(str, args)])
+    code = 0
+    try:
+        entrypoint()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

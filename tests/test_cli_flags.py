@@ -11,6 +11,7 @@ import pytest
 
 from backtest.current import parse_as_of
 from index_engine.errors import PlanError
+from tests._runs import run_cli
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -48,16 +49,7 @@ YAML = "name: small\nselection: {top_n: 5}\nregime: {window: 20}\ndata: {synthet
 
 
 def _entry(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    from backtest.cli import entrypoint
-
-    monkeypatch.setenv("COLUMNS", "500")
-    monkeypatch.setattr(sys, "argv", ["index-engine", *args])
-    code = 0
-    try:
-        entrypoint()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(monkeypatch, capsys, *args)
     assert out == "" and "Traceback" not in err, out + err
     return code, err
 

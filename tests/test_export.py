@@ -14,24 +14,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from backtest import manifest as mf
-from backtest.cli import entrypoint
 from backtest.export import EXCEL_MAX_ROWS, export_tables, statistics_table
 from backtest.io import EXPORT_FILES, EXPORT_TABLES, read_run, read_sweep, write_run, write_sweep_dir
-from tests._runs import damage, small_run, sweep_row
+from tests._runs import damage, run_cli, small_run, sweep_row
 
 openpyxl = pytest.importorskip("openpyxl")  # the dev extra's reader of the workbook
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("COLUMNS", "500")
-    monkeypatch.setattr(sys, "argv", ["index-engine", *map(str, args)])
-    code = 0
-    try:
-        entrypoint()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _error(code: int, out: str, err: str) -> str:
@@ -50,7 +37,7 @@ def run_dir(tmp_path) -> Path:
 
 
 def test_csv_files_read_back_equal_to_the_parquet_tables(monkeypatch, capsys, run_dir):
-    code, out, err = _cli(monkeypatch, capsys, "export", run_dir)
+    code, out, err = run_cli(monkeypatch, capsys, "export", run_dir)
     folder = run_dir.parent / "small-csv"  # the default: beside the run
     assert code == 0 and out.strip() == f"wrote {folder}/ ({', '.join(sorted(f'{t}.csv' for t in EXPORT_TABLES))})", err
     run = read_run(run_dir)  # the run folder is untouched and still verifies
@@ -65,7 +52,7 @@ def test_csv_files_read_back_equal_to_the_parquet_tables(monkeypatch, capsys, ru
     assert (folder / "nav.csv").read_text().splitlines()[1].startswith(str(run.nav["date"][0]))  # ISO dates
     mf.verify(folder, "export", (), EXPORT_FILES)  # a manifest like every folder index-engine writes
     # exporting again replaces the export folder as a whole
-    assert _cli(monkeypatch, capsys, "export", run_dir, "--out", folder)[0] == 0
+    assert run_cli(monkeypatch, capsys, "export", run_dir, "--out", folder)[0] == 0
 
 
 def test_statistics_table_has_a_row_per_series_and_typed_columns(run_dir):
@@ -94,7 +81,7 @@ def _cell(value):
 
 def test_xlsx_sheets_read_back_equal_to_the_parquet_tables(monkeypatch, capsys, run_dir, tmp_path):
     out = tmp_path / "exports" / "x"
-    code, stdout, err = _cli(monkeypatch, capsys, "export", run_dir, "--format", "xlsx", "--out", out)
+    code, stdout, err = run_cli(monkeypatch, capsys, "export", run_dir, "--format", "xlsx", "--out", out)
     assert code == 0 and stdout.strip() == f"wrote {out}/ (run.xlsx)", err
     wb = openpyxl.load_workbook(out / "run.xlsx")
     tables = export_tables(read_run(run_dir))
@@ -125,7 +112,7 @@ def test_refuses_to_write_inside_a_run_or_over_a_foreign_folder(monkeypatch, cap
                    "another run": (other, "is a run folder"),
                    "inside a sweep": (sweep / "export", f"is inside {sweep}, which is a sweep folder"),
                    "own folder": (own, "exists and is not an index-engine folder")}[where]
-    err = _error(*_cli(monkeypatch, capsys, "export", run_dir, "--out", out))
+    err = _error(*run_cli(monkeypatch, capsys, "export", run_dir, "--out", out))
     assert phrase in err, err
     read_run(run_dir), read_run(other)  # both still verify
     assert not (run_dir / "export").exists() and not (sweep / "export").exists()
@@ -138,16 +125,16 @@ def test_a_best_run_of_a_sweep_needs_out_outside_the_sweep(monkeypatch, capsys, 
 
     sweep = write_sweep_dir(sweep_row(pl.DataFrame({"sharpe": [1.0]})), "# ranking\n", tmp_path / "sweep", extra=best)
     run = sweep / "best" / "01_x"
-    err = _error(*_cli(monkeypatch, capsys, "export", run))  # the default, beside it, is inside the sweep
+    err = _error(*run_cli(monkeypatch, capsys, "export", run))  # the default, beside it, is inside the sweep
     assert f"is inside {sweep}, which is a sweep folder" in err and err.endswith("give --out a folder outside it\n")
-    assert _cli(monkeypatch, capsys, "export", run, "--out", tmp_path / "best-01")[0] == 0
+    assert run_cli(monkeypatch, capsys, "export", run, "--out", tmp_path / "best-01")[0] == 0
     read_sweep(sweep)  # untouched
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_a_damaged_run_is_one_line_and_nothing_is_written(monkeypatch, capsys, run_dir, fmt):
     damage(run_dir, "same size, other bytes")
-    err = _error(*_cli(monkeypatch, capsys, "export", run_dir, "--format", fmt))
+    err = _error(*run_cli(monkeypatch, capsys, "export", run_dir, "--format", fmt))
     assert "nav.parquet" in err and "content differs from manifest.json" in err, err
     assert sorted(p.name for p in run_dir.parent.iterdir()) == ["small"]
 
@@ -155,11 +142,11 @@ def test_a_damaged_run_is_one_line_and_nothing_is_written(monkeypatch, capsys, r
 def test_without_xlsxwriter_xlsx_fails_with_the_extra_and_csv_works(monkeypatch, capsys, run_dir):
     for name in [m for m in sys.modules if m == "xlsxwriter" or m.startswith("xlsxwriter.")] or ["xlsxwriter"]:
         monkeypatch.setitem(sys.modules, name, None)  # an import of it now fails
-    err = _error(*_cli(monkeypatch, capsys, "export", run_dir, "--format", "xlsx"))
+    err = _error(*run_cli(monkeypatch, capsys, "export", run_dir, "--format", "xlsx"))
     assert err == ("error: export --format xlsx needs the 'xlsxwriter' package, which is not installed: "
                    "pip install 'index-engine[export]'\n")
     assert not (run_dir.parent / "small-xlsx").exists()
-    assert _cli(monkeypatch, capsys, "export", run_dir)[0] == 0 and (run_dir.parent / "small-csv" / "nav.csv").is_file()
+    assert run_cli(monkeypatch, capsys, "export", run_dir)[0] == 0 and (run_dir.parent / "small-csv" / "nav.csv").is_file()
 
 
 def test_a_table_longer_than_an_excel_sheet_asks_for_csv(monkeypatch, capsys, run_dir):
@@ -168,7 +155,7 @@ def test_a_table_longer_than_an_excel_sheet_asks_for_csv(monkeypatch, capsys, ru
     n = read_run(run_dir).nav.height
     assert EXCEL_MAX_ROWS == 2**20
     monkeypatch.setattr(backtest.export, "EXCEL_MAX_ROWS", n)  # the header takes one row
-    err = _error(*_cli(monkeypatch, capsys, "export", run_dir, "--format", "xlsx"))
+    err = _error(*run_cli(monkeypatch, capsys, "export", run_dir, "--format", "xlsx"))
     assert f"nav.parquet: nav has {n:,} rows, more than an Excel sheet holds ({n - 1:,} below" in err, err
     assert err.endswith("; export as csv\n") and not (run_dir.parent / "small-xlsx").exists()
 

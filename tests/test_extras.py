@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from backtest.cli import entrypoint
 from backtest.io import read_run, render_run_dir, write_run
 from index_engine.errors import IndexEngineError, MissingExtraError
 from index_engine.extras import EXTRAS, has_extra, require_extra
-from tests._runs import small_run
+from tests._runs import run_cli, small_run
 
 ROOT = Path(__file__).resolve().parents[1]
 YAML = "name: small\nselection: {top_n: 5}\nregime: {window: 20}\ndata: {synthetic: {seed: 1, n_assets: 30, days: 200}}\n"
@@ -31,18 +30,6 @@ def _without(monkeypatch, *packages: str, reload: tuple[str, ...] = ()) -> None:
         monkeypatch.setitem(sys.modules, name, None)
     for name in [m for m in sys.modules if m.startswith(reload)]:
         monkeypatch.delitem(sys.modules, name)
-
-
-def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setenv("COLUMNS", "500")
-    monkeypatch.setattr(sys, "argv", ["index-engine", *args])
-    code = 0
-    try:
-        entrypoint()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _one_error_line(code: int, out: str, err: str, extra: str, package: str) -> str:
@@ -85,20 +72,20 @@ def test_run_without_the_report_extra_writes_everything_but_the_report(monkeypat
     config = tmp_path / "small.yaml"
     config.write_text(YAML)
     _without(monkeypatch, package)
-    code, out, err = _cli(monkeypatch, capsys, "run", str(config), "--out", str(tmp_path / "run"))
+    code, out, err = run_cli(monkeypatch, capsys, "run", str(config), "--out", str(tmp_path / "run"))
     assert code == 0, out + err
     assert out.count("report.html skipped: install index-engine[report]") == 1, out
     run = read_run(tmp_path / "run")  # a complete, verified run folder
     assert not (run.path / "report.html").exists() and run.nav.height == 200
 
-    code, out, err = _cli(monkeypatch, capsys, "run", str(config), "--out", str(tmp_path / "run"), "--no-report")
+    code, out, err = run_cli(monkeypatch, capsys, "run", str(config), "--out", str(tmp_path / "run"), "--no-report")
     assert code == 0 and "skipped" not in out + err, out + err
 
 
 def test_run_with_the_report_extra_says_nothing_about_it(monkeypatch, capsys, tmp_path):
     config = tmp_path / "small.yaml"
     config.write_text(YAML)
-    code, out, err = _cli(monkeypatch, capsys, "run", str(config), "--out", str(tmp_path / "run"))
+    code, out, err = run_cli(monkeypatch, capsys, "run", str(config), "--out", str(tmp_path / "run"))
     assert code == 0 and "skipped" not in out + err, out + err
     assert (tmp_path / "run" / "report.html").is_file()
 
@@ -106,7 +93,7 @@ def test_run_with_the_report_extra_says_nothing_about_it(monkeypatch, capsys, tm
 def test_report_command_without_the_report_extra_is_one_clear_error(monkeypatch, capsys, tmp_path):
     run = write_run(small_run(), tmp_path / "run", report=False)
     _without(monkeypatch, "jinja2")
-    _one_error_line(*_cli(monkeypatch, capsys, "report", str(run)), "report", "jinja2")
+    _one_error_line(*run_cli(monkeypatch, capsys, "report", str(run)), "report", "jinja2")
     assert not (run / "report.html").exists()
 
 
@@ -132,7 +119,7 @@ def test_the_report_needs_plotly_at_render_time(monkeypatch):
 
 def test_data_fetch_without_the_fetch_extra_is_one_clear_error(monkeypatch, capsys, tmp_path):
     _without(monkeypatch, "httpx", reload=("index_engine.data.coingecko", "backtest.cli.data"))
-    _one_error_line(*_cli(monkeypatch, capsys, "data", "fetch", "--out", str(tmp_path / "data")), "fetch", "httpx")
+    _one_error_line(*run_cli(monkeypatch, capsys, "data", "fetch", "--out", str(tmp_path / "data")), "fetch", "httpx")
     assert not (tmp_path / "data").exists()
     with pytest.raises(MissingExtraError, match=r"CoinGecko adapter.*index-engine\[fetch\]"):
         importlib.import_module("index_engine.data.coingecko")
@@ -147,7 +134,7 @@ def test_sweep_on_a_cluster_without_the_sweep_extra_fails_before_computing(monke
     grid.write_text("regime.window: [10, 20]\n")
     _without(monkeypatch, "distributed")
     monkeypatch.setattr("backtest.cli.sweep.load_market", lambda *a: pytest.fail("loaded the market"))
-    _one_error_line(*_cli(monkeypatch, capsys, "sweep", str(config), "--grid", str(grid), "--out",
+    _one_error_line(*run_cli(monkeypatch, capsys, "sweep", str(config), "--grid", str(grid), "--out",
                           str(tmp_path / "sweep"), "--scheduler", "tcp://127.0.0.1:1"), "sweep", "distributed")
     assert not (tmp_path / "sweep").exists()
     with pytest.raises(MissingExtraError, match=r"sweep --scheduler.*index-engine\[sweep\]"):
