@@ -10,8 +10,8 @@ import pytest
 
 from backtest.analysis import RELATIVE_KEYS, relative_stats
 from backtest.io import read_run, render_run_dir
+from tests._reports import make_run_dir
 from tests._runs import refresh_manifest, small_run
-from tests.test_report import make_run_dir
 
 
 def test_relative_has_the_eight_keys_per_benchmark():

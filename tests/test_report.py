@@ -4,7 +4,6 @@ tests/test_report_regressions.py, the browser checks in tests/test_report_browse
 
 from __future__ import annotations
 
-import html as htmllib
 import json
 import re
 from datetime import date
@@ -15,50 +14,15 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from backtest import run_backtest
 from backtest.cli import main as cli_main
 from backtest.formatting import pct
 from backtest.report import DUST_WEIGHT, render_report
 from backtest.stats import monthly_returns, yearly_returns
-from index_engine import IndexConfig, MarketData
 from index_engine.errors import RunFolderError
+from tests._reports import make_run_dir, payload, table
 
 SECTIONS = ("overview", "performance", "holdings", "weights", "transactions", "statistics", "methodology")
 CHARTS = ("chart-perf", "chart-dd", "chart-treemap", "chart-weights", "chart-signal")
-BASE_CONFIG = {
-    "name": "Test 20 regime index",
-    "description": "Top 20 of a small synthetic market",
-    "selection": {"top_n": 20},
-    "regime": {"window": 60},
-    "costs": {"fee_bps": 10, "platform_fee_bps": 20, "slippage_bps": 5, "gas_usd": 1},
-    "benchmarks": {"assets": ["bitcoin"], "no_regime": True, "equal_weight": True},
-}
-
-
-def make_run_dir(out: Path, overrides: dict | None = None, days: int = 500) -> Path:
-    """A finished run of a small synthetic market written to ``out`` (report included)."""
-    market = MarketData.synthetic(seed=3, n_assets=60, days=days, start="2021-01-01", n_stablecoins=2)
-    cfg = IndexConfig.from_dict(BASE_CONFIG)
-    if overrides:
-        cfg = cfg.with_overrides(overrides)
-    run_backtest(cfg, market).write(out)
-    return out
-
-
-def payload(html: str) -> dict:
-    m = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html, re.S)
-    assert m, "no embedded data"
-    return json.loads(m.group(1))
-
-
-def table(html: str, table_id: str) -> list[list[str]]:
-    """The text of every row (header rows too) of the table with ``table_id``, entities decoded."""
-    m = re.search(rf'<table[^>]*\bid="{table_id}"[^>]*>(.*?)</table>', html, re.S)
-    assert m, f"no table {table_id}"
-    return [[htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
-            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", m.group(1), re.S)]
-
-
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     return make_run_dir(tmp_path_factory.mktemp("run") / "small")

@@ -13,7 +13,7 @@ import pytest
 from backtest.analysis import drawdown_table, return_distribution, rolling_stats
 from backtest.formatting import num, pct
 from backtest.report import render_report
-from tests.test_report import make_run_dir, payload, table
+from tests._reports import make_run_dir, payload, table
 
 
 @pytest.fixture(scope="module")

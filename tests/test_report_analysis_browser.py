@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.test_report import make_run_dir
-from tests.test_report_browser import Loaded, browser, run_dir  # noqa: F401 - fixtures
+from tests._browser import Loaded, browser, skip_without_browser  # noqa: F401 - browser is a fixture
+from tests._reports import make_run_dir
 
 pytestmark = pytest.mark.browser
+skip_without_browser()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return make_run_dir(tmp_path_factory.mktemp("browser") / "run")
+
+
 ROLLING = ("chart-roll-ret", "chart-roll-vol", "chart-roll-sharpe", "chart-roll-beta")
 
 

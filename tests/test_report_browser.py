@@ -17,58 +17,18 @@ import pytest
 from backtest.formatting import money, pct
 from backtest.report import DUST_WEIGHT
 from backtest.report.render import visible
-from tests.test_report import make_run_dir
-from tests.test_report_regressions import HOSTILE, make_hostile_run
+from tests._browser import Loaded, browser, skip_without_browser  # noqa: F401 - browser is a fixture
+from tests._reports import HOSTILE, make_hostile_run, make_run_dir
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHARTS = ("chart-perf", "chart-dd", "chart-treemap", "chart-weights", "chart-signal")
 VIEWPORTS = ((1366, 768), (390, 844))  # the laptop the layout is made for, and a phone
-SKIP_HOW = "CI installs both: `apt-get install -y chromium` and `pip install playwright` (never `playwright install`)"
-
-if not CHROMIUM.is_file():
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}; {SKIP_HOW}", allow_module_level=True)
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:
-    pytest.skip(f"browser tests need the playwright Python package; {SKIP_HOW}", allow_module_level=True)
+skip_without_browser()
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     return make_run_dir(tmp_path_factory.mktemp("browser") / "run")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
-
-class Loaded:
-    """The report open in a page, with what the page logged and what it tried to fetch."""
-
-    def __init__(self, browser, path: Path, width: int = 1366, height: int = 768, **context):
-        self.errors: list[str] = []
-        self.blocked: list[str] = []
-        self.page = browser.new_page(viewport={"width": width, "height": height}, **context)
-        self.page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        self.page.route("**/*", self._route)
-        self.page.goto(path.resolve().as_uri())
-        self.page.wait_for_selector("body[data-charts=ready][data-tx=ready]", state="attached", timeout=30_000)
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith("file://"):
-            route.continue_()
-        else:
-            self.blocked.append(url)
-            route.abort()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ import tomllib
 from jinja2 import UndefinedError
 from markupsafe import escape
 
-from backtest import manifest
 from backtest.formatting import money
 from backtest.io import render_run_dir
 from backtest.report import ReportPayload, build_payload, render_report
@@ -25,25 +24,14 @@ from backtest.report.header import GAUGE_RATIOS, gauge_scale
 from backtest.report.render import environment, visible
 from index_engine.errors import ConfigError, RunFolderError
 from index_engine.schedule import next_rebalance_date
-from tests.test_report import make_run_dir, payload, table
+from tests._reports import HOSTILE, frames, make_hostile_run, make_run_dir, payload, table
 
 ROOT = Path(__file__).resolve().parents[1]
-HOSTILE = [
-    "<script>window.__pwned=1</script>", "[/]", "[bold]red[/bold]", "\"double\" 'single'", "nul\x00byte",
-    "\x1b[31mansi\x1b[0m", "W" * 300, "<!--<script>", "</script><script>window.__pwned=2</script>",
-    "<img src=x onerror=\"window.__pwned=3\">", "&amp; <b>bold</b>", "a\u2028b",
-]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     return make_run_dir(tmp_path_factory.mktemp("regressions") / "run", days=300)
-
-
-def frames(run: Path) -> tuple[dict, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    read = lambda f: pl.read_parquet(run / f)  # noqa: E731
-    return (json.loads((run / "summary.json").read_text()), read("nav.parquet"), read("holdings.parquet"),
-            read("transactions.parquet"), read("benchmarks.parquet"))
 
 
 def text_of(html: str, element_id: str) -> str:
@@ -146,27 +134,6 @@ def test_gauge_is_not_pinned_for_a_far_signal(run_dir):
 
 
 # ------------------------------------------------------------------------------- hostile strings
-def make_hostile_run(run: Path, out: Path) -> Path:
-    """A copy of ``run`` whose symbols, index name, description, warnings and data source are hostile."""
-    summary, nav, holdings, tx, bench = frames(run)
-    ids = sorted((set(holdings["asset_id"]) | set(tx["asset_id"])) - {"cash"})
-    sym = {a: HOSTILE[i % len(HOSTILE)] + ("" if i < len(HOSTILE) else f" {i}") for i, a in enumerate(ids)} | {"cash": "cash"}
-    relabel = lambda f: f.with_columns(pl.col("asset_id").replace_strict(sym).alias("symbol"))  # noqa: E731
-    summary["index"] = summary["config"]["name"] = HOSTILE[0] + HOSTILE[4] + HOSTILE[5]
-    summary["config"]["description"] = " ".join(HOSTILE)
-    summary["data"]["source"] = HOSTILE[8] + "/" + "x" * 300
-    summary["warnings"] = {HOSTILE[9]: {"count": 1, "message": HOSTILE[7] + " " + "y" * 300,
-                                        "examples": HOSTILE + ["z" * 300]}}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary))
-    nav.write_parquet(out / "nav.parquet")
-    bench.write_parquet(out / "benchmarks.parquet")
-    relabel(holdings).write_parquet(out / "holdings.parquet")
-    relabel(tx).write_parquet(out / "transactions.parquet")
-    (out / "unfilled.parquet").write_bytes((run / "unfilled.parquet").read_bytes())
-    (out / "manifest.json").write_text(json.dumps(manifest.build(out, "run")))  # a complete run folder
-    render_run_dir(out)
-    return out
 
 
 def test_hostile_strings_are_shown_literally_and_never_run(run_dir, tmp_path):

@@ -63,3 +63,17 @@ def test_hypothesis_profile_selects_the_profile():
     bad = _pytest("-q", test, profile="nope")
     assert bad.returncode == 4 and "HYPOTHESIS_PROFILE='nope': expected one of ci, dev, thorough" in bad.stderr, \
         bad.stdout + bad.stderr
+
+
+def test_test_modules_never_import_each_other():
+    """Shared helpers live in tests/_*.py (e.g. _helpers, _runs, _reports, _browser); importing a test
+    module would also collect its tests and fixtures a second time."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("tests.test_")]
+    assert offenders == []
