@@ -48,22 +48,22 @@ def engine_prepare(panel):
     return {"market": market, "configs": {}}
 
 
-def engine_run(inputs, variant, fee_bps):
+def _engine_result(inputs, variant, fee_bps):
+    """``run_backtest`` of the variant's config (built on the first call and reused)."""
     key = (variant.name, fee_bps)
     cfg = inputs["configs"].get(key)
     if cfg is None:
         cfg = inputs["configs"][key] = mods["IndexConfig"]().with_overrides(variant.engine_overrides(fee_bps))
-    result = mods["run_backtest"](cfg, inputs["market"], benchmarks=False)
-    return result.nav["nav"].to_numpy()
+    return mods["run_backtest"](cfg, inputs["market"], benchmarks=False)
+
+
+def engine_run(inputs, variant, fee_bps):
+    return _engine_result(inputs, variant, fee_bps).nav["nav"].to_numpy()
 
 
 def engine_frames_run(inputs, variant, fee_bps):
     """``engine_run`` plus every other output frame (holdings, transactions, unfilled), as a run folder needs."""
-    key = (variant.name, fee_bps)
-    cfg = inputs["configs"].get(key)
-    if cfg is None:
-        cfg = inputs["configs"][key] = mods["IndexConfig"]().with_overrides(variant.engine_overrides(fee_bps))
-    result = mods["run_backtest"](cfg, inputs["market"], benchmarks=False)
+    result = _engine_result(inputs, variant, fee_bps)
     for frame in (result.holdings, result.transactions, result.unfilled):
         frame.height  # noqa: B018 - built on first read
     return result.nav["nav"].to_numpy()
